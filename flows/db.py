@@ -1,0 +1,77 @@
+"""The DuckDB file: opening it, creating the schema, and short transactions.
+
+DuckDB lets one process write to a file at a time. Every command opens the file for the
+shortest time it can and retries while another process holds the lock, so concurrent
+`innsyn` processes queue instead of failing.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from innsyn import resources
+
+DEFAULT_DB = Path("data/innsyn.duckdb")
+LOCK_WAIT_SECONDS = 60.0
+
+
+def default_db_path() -> Path:
+    return Path(os.environ.get("INNSYN_DB") or DEFAULT_DB)
+
+
+def _is_lock_error(error: duckdb.Error) -> bool:
+    text = str(error)
+    return "lock" in text.lower() or "Conflicting lock" in text
+
+
+def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the database file, waiting while another process holds its write lock."""
+    path = Path(path)
+    if read_only and not path.exists():
+        raise FileNotFoundError(f"no database at {path} (run `innsyn db init` first)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as error:
+            if not _is_lock_error(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(random.uniform(0.05, 0.25))
+
+
+@contextmanager
+def open_db(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = connect(path, read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All or nothing: commit when the block ends, roll back if it raises."""
+    con.begin()
+    try:
+        yield con
+    except BaseException:
+        con.rollback()
+        raise
+    con.commit()
+
+
+def init_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(resources.sql("schema"))
+
+
+def init_db(path: Path | str) -> None:
+    with open_db(path) as con:
+        init_schema(con)

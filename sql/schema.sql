@@ -1,0 +1,131 @@
+-- The innsyn database: the school system's export (raw tables), the cases we answer, the
+-- per-item decisions, and an append-only event log. Idempotent: safe to run on every start.
+
+-- ---------------------------------------------------------------------------------------
+-- The school system's export, as imported (see contract.md, "Import format").
+-- Fødselsnummer is never a column here: it must never be loaded into a list.
+-- ---------------------------------------------------------------------------------------
+CREATE TABLE IF NOT EXISTS schools (
+    school_id       VARCHAR PRIMARY KEY,
+    name            VARCHAR NOT NULL,
+    special_school  BOOLEAN NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS classes (
+    class_id        VARCHAR PRIMARY KEY,
+    school_id       VARCHAR NOT NULL REFERENCES schools (school_id),
+    name            VARCHAR NOT NULL,
+    grade           INTEGER NOT NULL CHECK (grade BETWEEN 1 AND 13),
+    special_group   BOOLEAN NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS students (
+    student_id          VARCHAR PRIMARY KEY,
+    class_id            VARCHAR NOT NULL REFERENCES classes (class_id),
+    first_name          VARCHAR NOT NULL,
+    last_name           VARCHAR NOT NULL,
+    address_protection  VARCHAR NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS guardians (
+    guardian_id         VARCHAR NOT NULL,
+    student_id          VARCHAR NOT NULL REFERENCES students (student_id),
+    first_name          VARCHAR NOT NULL,
+    last_name           VARCHAR NOT NULL,
+    email               VARCHAR,
+    phone               VARCHAR,
+    phone_unlisted      BOOLEAN NOT NULL,
+    street_address      VARCHAR,
+    postal_code         VARCHAR,
+    postal_city         VARCHAR,
+    address_protection  VARCHAR NOT NULL,
+    share_names         BOOLEAN NOT NULL,
+    share_email         BOOLEAN NOT NULL,
+    share_phone         BOOLEAN NOT NULL,
+    share_address       BOOLEAN NOT NULL,
+    PRIMARY KEY (guardian_id, student_id)
+);
+
+CREATE TABLE IF NOT EXISTS institutions (
+    institution_id  VARCHAR PRIMARY KEY,
+    name            VARCHAR NOT NULL,
+    street_address  VARCHAR NOT NULL,
+    postal_code     VARCHAR NOT NULL,
+    kind            VARCHAR NOT NULL
+);
+
+-- ---------------------------------------------------------------------------------------
+-- Cases: one row per innsyn request. The requester is not a protected person, but we keep
+-- what we know of them here only, never in Prefect.
+-- ---------------------------------------------------------------------------------------
+CREATE TABLE IF NOT EXISTS cases (
+    case_id             VARCHAR PRIMARY KEY,
+    request_id          VARCHAR NOT NULL UNIQUE,
+    received_at         TIMESTAMPTZ NOT NULL,
+    requester_name      VARCHAR NOT NULL,
+    requester_email     VARCHAR,
+    requester_kind      VARCHAR NOT NULL,
+    requester_org       VARCHAR,
+    scope_school_id     VARCHAR NOT NULL,
+    scope_classes       VARCHAR NOT NULL,      -- JSON: a list of class names, or "all"
+    registered_by       VARCHAR NOT NULL,
+    status              VARCHAR NOT NULL,
+    outcome             VARCHAR,
+    policy_name         VARCHAR,
+    policy_version      VARCHAR,
+    policy_hash         VARCHAR,
+    data_hash           VARCHAR,
+    public_pdf          VARCHAR,
+    review_pdf          VARCHAR,
+    registered_at       TIMESTAMPTZ NOT NULL,
+    decided_at          TIMESTAMPTZ,
+    released_at         TIMESTAMPTZ
+);
+
+-- One row per class in the case's scope (a bulk request has thousands).
+CREATE TABLE IF NOT EXISTS case_classes (
+    case_id     VARCHAR NOT NULL,
+    class_id    VARCHAR NOT NULL,
+    PRIMARY KEY (case_id, class_id)
+);
+
+-- ---------------------------------------------------------------------------------------
+-- The decision on every consented value in the case, snapshotted at screening time so the
+-- answer can be rendered again with the same content. Fields a guardian did not tick are
+-- never here: they were never part of the document.
+--   field: pupil_name | guardian_name | email | phone | address
+--   decision: release | withhold
+--   no_trace: the row must leave no trace (graded address) — not even a count.
+-- ---------------------------------------------------------------------------------------
+CREATE TABLE IF NOT EXISTS case_items (
+    case_id         VARCHAR NOT NULL,
+    item_id         VARCHAR NOT NULL,          -- stable: student/guardian/field
+    class_id        VARCHAR NOT NULL,
+    student_id      VARCHAR NOT NULL,
+    guardian_id     VARCHAR,                   -- NULL for the pupil's own name
+    field           VARCHAR NOT NULL,
+    value           VARCHAR NOT NULL,
+    decision        VARCHAR NOT NULL,
+    rule            VARCHAR,                   -- the policy rule that withheld or flagged it
+    legal_basis     VARCHAR,
+    consent_state   VARCHAR NOT NULL,          -- consented | consent_lifted | consent_overridden
+    no_trace        BOOLEAN NOT NULL DEFAULT false,
+    decided_by      VARCHAR NOT NULL,
+    decided_at      TIMESTAMPTZ NOT NULL,
+    override_reason VARCHAR,
+    PRIMARY KEY (case_id, item_id)
+);
+
+-- Append-only: no code path updates or deletes a row here.
+CREATE SEQUENCE IF NOT EXISTS case_event_seq;
+CREATE TABLE IF NOT EXISTS case_events (
+    event_id        BIGINT PRIMARY KEY DEFAULT nextval('case_event_seq'),
+    case_id         VARCHAR NOT NULL,
+    event           VARCHAR NOT NULL,
+    actor           VARCHAR NOT NULL,
+    occurred_at     TIMESTAMPTZ NOT NULL,
+    policy_version  VARCHAR,
+    data_hash       VARCHAR,
+    reason          VARCHAR,
+    detail          VARCHAR                    -- JSON with ids and counts only
+);
