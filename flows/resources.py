@@ -19,6 +19,7 @@ def _locate(name: str) -> Path:
 
 SQL_DIR = _locate("sql")
 TEMPLATES_DIR = _locate("templates")
+POLICIES_DIR = _locate("policies")
 
 
 @cache

@@ -82,10 +82,15 @@ CREATE TABLE IF NOT EXISTS cases (
     released_at         TIMESTAMPTZ
 );
 
--- One row per class in the case's scope (a bulk request has thousands).
+-- One row per class in the case's scope (a bulk request has thousands), with the names as
+-- they were when the case was registered: a later import does not change an old answer.
 CREATE TABLE IF NOT EXISTS case_classes (
     case_id     VARCHAR NOT NULL,
     class_id    VARCHAR NOT NULL,
+    school_id   VARCHAR NOT NULL,
+    school_name VARCHAR NOT NULL,
+    class_name  VARCHAR NOT NULL,
+    grade       INTEGER NOT NULL,
     PRIMARY KEY (case_id, class_id)
 );
 
@@ -105,11 +110,13 @@ CREATE TABLE IF NOT EXISTS case_items (
     guardian_id     VARCHAR,                   -- NULL for the pupil's own name
     field           VARCHAR NOT NULL,
     value           VARCHAR NOT NULL,
+    sort_key        VARCHAR NOT NULL,          -- "last first id": the list is alphabetical
     decision        VARCHAR NOT NULL,
     rule            VARCHAR,                   -- the policy rule that withheld or flagged it
     legal_basis     VARCHAR,
     consent_state   VARCHAR NOT NULL,          -- consented | consent_lifted | consent_overridden
     no_trace        BOOLEAN NOT NULL DEFAULT false,
+    requires_review BOOLEAN NOT NULL DEFAULT false,
     decided_by      VARCHAR NOT NULL,
     decided_at      TIMESTAMPTZ NOT NULL,
     override_reason VARCHAR,

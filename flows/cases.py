@@ -1,0 +1,140 @@
+"""Cases: registering a request, moving it through its life cycle, and its event trail.
+
+received -> screened -> awaiting_review -> approved -> released. Every transition is a row
+in case_events, which is append-only: nothing here updates or deletes an event.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+
+from innsyn.db import transaction
+from innsyn.request import BadInput, InnsynRequest, case_id_for
+from innsyn.resources import sql
+
+STATUSES = ("received", "screened", "awaiting_review", "approved", "released")
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    case_id: str
+    request_id: str
+    status: str
+    outcome: str | None
+    registered_by: str
+    public_pdf: str | None
+    review_pdf: str | None
+
+
+def current_user() -> str:
+    """Who is acting: INNSYN_USER if set (a service account), else the login name."""
+    return os.environ.get("INNSYN_USER") or getpass.getuser()
+
+
+def request_id_for(request: InnsynRequest, raw: bytes) -> str:
+    """The request's own id, or one made from its content so a re-run finds the same case."""
+    if request.request_id:
+        return request.request_id
+    return f"{request.received_at:%Y}/auto-{hashlib.sha256(raw).hexdigest()[:10]}"
+
+
+def resolve_scope(con: duckdb.DuckDBPyConnection, request: InnsynRequest) -> list[tuple]:
+    """The classes the request covers (class_id, school_id, school_name, class_name, grade);
+    BadInput for an unknown school or class."""
+    scope = request.scope
+    if scope.school_id != "all":
+        if not con.execute("SELECT 1 FROM schools WHERE school_id = ?", [scope.school_id]).fetchone():
+            raise BadInput(f"scope.school_id: unknown school {scope.school_id!r}")
+    all_classes = scope.classes == "all"
+    names = [] if all_classes else list(scope.classes)
+    rows = con.execute(
+        sql("case_scope"),
+        {"school_id": scope.school_id, "all_classes": all_classes, "class_names": names},
+    ).fetchall()
+    missing = sorted(set(names) - {row[3] for row in rows})
+    if missing:
+        raise BadInput(f"scope.classes: unknown class {missing[0]!r} at school {scope.school_id!r}")
+    if not rows:
+        raise BadInput(f"scope: school {scope.school_id!r} has no classes")
+    return rows
+
+
+def find_case(con: duckdb.DuckDBPyConnection, case_id: str) -> CaseRow | None:
+    row = con.execute(
+        """SELECT case_id, request_id, status, outcome, registered_by, public_pdf, review_pdf
+           FROM cases WHERE case_id = ?""",
+        [case_id],
+    ).fetchone()
+    return CaseRow(*row) if row else None
+
+
+def register_case(
+    con: duckdb.DuckDBPyConnection,
+    request: InnsynRequest,
+    raw: bytes,
+    *,
+    registered_by: str,
+    now: datetime,
+) -> tuple[str, bool]:
+    """Register the request as a case; idempotent on request_id. Returns (case_id, is_new)."""
+    request_id = request_id_for(request, raw)
+    case_id = case_id_for(request_id)
+    existing = con.execute("SELECT request_id FROM cases WHERE case_id = ?", [case_id]).fetchone()
+    if existing:
+        if existing[0] != request_id:
+            raise BadInput(f"request_id {request_id!r} collides with case {case_id!r} of another request")
+        return case_id, False
+    classes = resolve_scope(con, request)
+    requester = request.requester
+    with transaction(con):
+        con.execute(
+            """INSERT INTO cases (case_id, request_id, received_at, requester_name, requester_email,
+                   requester_kind, requester_org, scope_school_id, scope_classes, registered_by,
+                   status, registered_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?)""",
+            [case_id, request_id, request.received_at, requester.name, requester.email,
+             requester.kind, requester.organisation, request.scope.school_id,
+             json.dumps(request.scope.classes, ensure_ascii=False), registered_by, now],
+        )
+        con.executemany(
+            "INSERT INTO case_classes VALUES (?, ?, ?, ?, ?, ?)", [(case_id, *row) for row in classes]
+        )
+        record_event(con, case_id, "received", registered_by, now, detail={"classes": len(classes)})
+    return case_id, True
+
+
+def record_event(
+    con: duckdb.DuckDBPyConnection,
+    case_id: str,
+    event: str,
+    actor: str,
+    at: datetime,
+    *,
+    policy_version: str | None = None,
+    data_hash: str | None = None,
+    reason: str | None = None,
+    detail: dict | None = None,
+) -> None:
+    """Append one event. Details hold ids and counts only, never personal data."""
+    con.execute(
+        """INSERT INTO case_events (case_id, event, actor, occurred_at, policy_version, data_hash, reason, detail)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+        [case_id, event, actor, at, policy_version, data_hash, reason,
+         json.dumps(detail, sort_keys=True) if detail else None],
+    )
+
+
+def set_status(con: duckdb.DuckDBPyConnection, case_id: str, status: str, **columns: object) -> None:
+    assert status in STATUSES, status
+    assignments = ", ".join(f"{name} = ?" for name in columns)
+    con.execute(
+        f"UPDATE cases SET status = ?{', ' + assignments if assignments else ''} WHERE case_id = ?",
+        [status, *columns.values(), case_id],
+    )

@@ -1,0 +1,116 @@
+"""An innsyn request as it arrives (contract.md, "A request: JSON"), parsed and checked.
+
+Anything wrong with the file is a `BadInput` with one line saying what and where; it is
+raised before anything is written, so a bad request leaves no case and no file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+MAX_REQUEST_BYTES = 1_000_000
+REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-/]{0,63}$")
+
+
+class BadInput(ValueError):
+    """The user's input is wrong: exit 2 with this one-line message."""
+
+
+class Requester(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    name: str = Field(default="", max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    kind: Literal["journalist", "private", "commercial", "organisation", "anonymous"]
+    organisation: str | None = Field(default=None, max_length=200)
+
+
+class Scope(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    school_id: str = Field(min_length=1, max_length=64)
+    classes: Literal["all"] | list[str] = Field(min_length=1)
+
+    @field_validator("classes")
+    @classmethod
+    def _class_names(cls, classes: str | list[str]) -> str | list[str]:
+        if isinstance(classes, list):
+            if any(not name.strip() or len(name) > 64 for name in classes):
+                raise ValueError("class names must be non-empty and at most 64 characters")
+            return sorted({name.strip() for name in classes})
+        return classes
+
+
+class InnsynRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    request_id: str | None = None
+    received_at: datetime
+    requester: Requester
+    scope: Scope
+
+    @field_validator("request_id")
+    @classmethod
+    def _safe_id(cls, request_id: str | None) -> str | None:
+        if request_id is None or request_id == "":
+            return None
+        if not REQUEST_ID.fullmatch(request_id) or ".." in request_id or "//" in request_id:
+            raise ValueError(
+                "must be 1-64 letters, digits, space, '_', '-', '.', '/' (no '..', no control characters)"
+            )
+        return request_id
+
+    @field_validator("received_at")
+    @classmethod
+    def _has_time_zone(cls, received_at: datetime) -> datetime:
+        if received_at.tzinfo is None:
+            raise ValueError("must include a time zone, e.g. 2026-11-23T09:15:00+01:00")
+        return received_at
+
+
+def case_id_for(request_id: str) -> str:
+    """The case number as a file name: '2026/1234' -> '2026-1234'."""
+    return re.sub(r"[^A-Za-z0-9_.\-]", "-", request_id)
+
+
+def parse_request(path: Path) -> InnsynRequest:
+    """Read a request file; raise BadInput naming the file and the field."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_REQUEST_BYTES:
+            raise BadInput(f"{path}: request file is {size} bytes; the limit is {MAX_REQUEST_BYTES}")
+        text = path.read_bytes().decode("utf-8-sig")
+    except BadInput:
+        raise
+    except FileNotFoundError:
+        raise BadInput(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise BadInput(f"{path}: is a folder, not a request file") from None
+    except OSError as error:
+        raise BadInput(f"{path}: cannot read ({error.strerror})") from None
+    except UnicodeDecodeError as error:
+        raise BadInput(f"{path}: not UTF-8 (byte {error.start})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise BadInput(f"{path}: not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
+    if not isinstance(data, dict):
+        raise BadInput(f"{path}: a request must be a JSON object")
+    try:
+        return InnsynRequest.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "request"
+        raise BadInput(f"{path}: {where}: {_plain(first)}") from None
+
+
+def _plain(error: dict) -> str:
+    """Pydantic's message without echoing the input (it may hold personal data)."""
+    message = error["msg"]
+    return message.removeprefix("Value error, ")

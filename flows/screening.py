@@ -1,0 +1,113 @@
+"""Screening: decide, set-wise in DuckDB, what of a case's consented class list is released.
+
+The SQL in sql/ does the work (consented list -> findings -> decisions); this module loads
+the policy into the database, runs the three statements in order, and summarises the result
+in ids and counts (never values).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+
+from innsyn.policy import Policy
+from innsyn.resources import sql
+
+POLICY_RULES_DDL = """
+CREATE OR REPLACE TEMP TABLE policy_rules (
+    rule_id VARCHAR, rule_order INTEGER, marker VARCHAR, field VARCHAR,
+    consent_lifts BOOLEAN, no_trace BOOLEAN, requires_review BOOLEAN,
+    legal_basis VARCHAR, letter_text VARCHAR
+)
+"""
+
+
+@dataclass(frozen=True)
+class ScreeningSummary:
+    """What screening found, in counts only: safe to log and to return from a task."""
+
+    case_id: str
+    released_items: int
+    withheld_items: int          # counted: excludes no-trace rules
+    no_trace_items: int
+    consent_conflicts: int       # ticked by a guardian, withheld all the same
+    requires_review: bool
+    thin_classes: tuple[str, ...]  # class ids where the withheld could be inferred
+    data_hash: str
+
+
+def load_policy_rules(con: duckdb.DuckDBPyConnection, policy: Policy) -> None:
+    con.execute(POLICY_RULES_DDL)
+    con.executemany("INSERT INTO policy_rules VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", policy.rule_rows())
+
+
+def screen_case(
+    con: duckdb.DuckDBPyConnection, case_id: str, policy: Policy, decided_at: datetime
+) -> ScreeningSummary:
+    """Decide every consented value of the case; replaces earlier decisions of the case."""
+    con.execute(sql("normalize_address"))
+    load_policy_rules(con, policy)
+    con.execute(sql("consented_class_list"), {"case_id": case_id})
+    con.execute(sql("screening_findings"), {"case_id": case_id})
+    con.execute("DELETE FROM case_items WHERE case_id = ?", [case_id])
+    con.execute(
+        sql("case_decisions"),
+        {"case_id": case_id, "decided_by": policy.decided_by, "decided_at": decided_at},
+    )
+    return summarise(con, case_id, policy)
+
+
+def summarise(con: duckdb.DuckDBPyConnection, case_id: str, policy: Policy) -> ScreeningSummary:
+    released, withheld, no_trace, review, data_hash = con.execute(
+        """
+        SELECT count(*) FILTER (decision = 'release'),
+               count(*) FILTER (decision = 'withhold' AND NOT no_trace),
+               count(*) FILTER (decision = 'withhold' AND no_trace),
+               coalesce(bool_or(requires_review), false),
+               sha256(coalesce(string_agg(item_id || '=' || value || '>' || decision || ':' || coalesce(rule, ''),
+                                          chr(10) ORDER BY item_id), ''))
+        FROM case_items WHERE case_id = ?
+        """,
+        [case_id],
+    ).fetchone()
+    thin = thin_classes(con, case_id, policy.settings.min_released_pupils)
+    return ScreeningSummary(
+        case_id=case_id,
+        released_items=released,
+        withheld_items=withheld,
+        no_trace_items=no_trace,
+        consent_conflicts=withheld + no_trace,  # every value in the list was ticked
+        requires_review=review
+        or (bool(thin))
+        or (policy.settings.review_refusals and released == 0 and withheld + no_trace > 0)
+        or (policy.settings.review_consent_conflicts and withheld + no_trace > 0),
+        thin_classes=thin,
+        data_hash=data_hash,
+    )
+
+
+def thin_classes(con: duckdb.DuckDBPyConnection, case_id: str, minimum: int) -> tuple[str, ...]:
+    """Classes where some pupils are withheld and fewer than `minimum` are released.
+
+    With so few left, a reader who knows the class could name the withheld by elimination.
+    """
+    rows = con.execute(
+        """
+        WITH pupils AS (
+            SELECT class_id, student_id,
+                   bool_or(decision = 'release') AS any_released,
+                   bool_or(decision = 'withhold') AS any_withheld
+            FROM case_items WHERE case_id = ?
+            GROUP BY class_id, student_id
+        )
+        SELECT class_id
+        FROM pupils
+        GROUP BY class_id
+        HAVING count(*) FILTER (any_released) < ? AND count(*) FILTER (NOT any_released AND any_withheld) > 0
+        ORDER BY class_id
+        """,
+        [case_id, minimum],
+    ).fetchall()
+    return tuple(class_id for (class_id,) in rows)
