@@ -1,2 +1,109 @@
-def main() -> int:
+"""The `innsyn` command (contract.md, "Commands").
+
+Success prints one JSON object on stdout. Bad input exits 2 with one line on stderr and
+writes nothing; any other failure exits 1 with a clear message. Tracebacks are shown only
+with INNSYN_DEBUG=1, and messages carry ids, never personal data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from innsyn.db import default_db_path
+from innsyn.request import BadInput
+
+DEFAULT_OUT = Path("out")
+
+
+class UsageError(BadInput):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit 2 like every other bad input."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _common(parser: argparse.ArgumentParser, *, writes_files: bool = False) -> None:
+    parser.add_argument("--db", type=Path, default=None, help="database file (default: $INNSYN_DB or data/innsyn.duckdb)")
+    parser.add_argument("--policy", type=Path, default=None, help="screening policy file (default: the bundled standard policy)")
+    if writes_files:
+        parser.add_argument("--out", type=Path, default=None, help="output folder (default: $INNSYN_OUT or out/)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="innsyn", description="Answer innsyn requests for school class lists.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    demo = commands.add_parser("demo", help="build the demo database and answer the bundled example requests")
+    _common(demo, writes_files=True)
+
+    db = commands.add_parser("db", help="create, fill or import the database")
+    db_commands = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
+    _common(db_commands.add_parser("init", help="create an empty database"))
+    demo_data = db_commands.add_parser("demo-data", help="fill it with deterministic synthetic Oslo-like data")
+    _common(demo_data)
+    demo_data.add_argument("--schools", type=int, default=3)
+    demo_data.add_argument("--seed", type=int, default=1)
+    import_ = db_commands.add_parser("import", help="import a school system export folder (all or nothing)")
+    _common(import_)
+    import_.add_argument("folder", type=Path)
+
+    process = commands.add_parser("process", help="process one request end to end")
+    _common(process, writes_files=True)
+    process.add_argument("file", type=Path)
+
+    review = commands.add_parser("review", help="legal review of cases")
+    review_commands = review.add_subparsers(dest="review_command", required=True, parser_class=_Parser)
+    _common(review_commands.add_parser("list", help="cases awaiting legal review"), writes_files=True)
+    show = review_commands.add_parser("show", help="one case and the path of its review copy")
+    _common(show, writes_files=True)
+    show.add_argument("case_id")
+    approve = review_commands.add_parser("approve", help="approve a case and release its answer")
+    _common(approve, writes_files=True)
+    approve.add_argument("case_id")
+    approve.add_argument("--reviewer", required=True)
+    return parser
+
+
+def _paths(args: argparse.Namespace) -> tuple[Path, Path]:
+    db = args.db or default_db_path()
+    out = getattr(args, "out", None) or Path(os.environ.get("INNSYN_OUT") or DEFAULT_OUT)
+    return db, out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from innsyn import commands  # imported late: `innsyn --help` stays fast
+
+    try:
+        args = build_parser().parse_args(argv)
+        db, out = _paths(args)
+        result = commands.run(args, db=db, out=out)
+    except BadInput as error:
+        return _fail(2, str(error))
+    except commands.USER_ERRORS as error:
+        return _fail(2, str(error))
+    except KeyboardInterrupt:
+        return _fail(1, "interrupted")
+    except Exception as error:  # noqa: BLE001 - the user gets one clear line, not a traceback
+        if os.environ.get("INNSYN_DEBUG"):
+            raise
+        return _fail(1, f"{type(error).__name__}: {error}")
+    print(json.dumps(result, ensure_ascii=False))
     return 0
+
+
+def _fail(code: int, message: str) -> int:
+    first_line = message.strip().splitlines()[0] if message.strip() else "failed"
+    print(f"innsyn: error: {first_line}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

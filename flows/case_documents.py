@@ -1,0 +1,298 @@
+"""From a decided case in the database to its documents on disk.
+
+`build_answer` reads the case's decisions into the document model; `publish` renders the
+public answer from the redacted view, reads it back through the leak gate, and only then
+moves it into the public folder. The review copy and redaction log go to the internal
+folder, readable by the owner only. Every file is written under a temporary name and
+renamed, so a crash never leaves a half-written PDF where a reader would take it for one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from innsyn import leak_gate, render
+from innsyn.answer import (
+    Answer, Cell, ClassList, Ground, GuardianLine, PupilRow, Requester, RuleSummary, public_view,
+)
+from innsyn.policy import Policy
+from innsyn.resources import sql
+from innsyn.screening import thin_classes
+
+MUNICIPAL_AGENCY = "Utdanningsetaten i Oslo kommune"
+REDACTION_LOG_COLUMNS = (
+    "case_id", "student_id", "guardian_id", "field", "rule", "legal_basis", "consent_state",
+    "decided_by", "decided_at", "policy_version", "override_reason",
+)
+
+
+@dataclass(frozen=True)
+class CasePaths:
+    """Where a case's files live: public answers apart from internal documents."""
+
+    public_dir: Path
+    internal_dir: Path
+
+    @classmethod
+    def under(cls, out: Path, case_id: str) -> CasePaths:
+        return cls(out / "public" / case_id, out / "internal" / case_id)
+
+    @property
+    def public_pdf(self) -> Path:
+        return self.public_dir / "svar.pdf"
+
+    @property
+    def review_pdf(self) -> Path:
+        return self.internal_dir / "intern.pdf"
+
+    @property
+    def redaction_log(self) -> Path:
+        return self.internal_dir / "redaction_log.csv"
+
+
+# ----------------------------------------------------------------------------- ordering
+
+_NORWEGIAN_LAST = str.maketrans({"æ": "\U0010fff0", "ä": "\U0010fff0", "ø": "\U0010fff1",
+                                 "ö": "\U0010fff1", "å": "\U0010fff2"})
+
+
+def norwegian_key(text: str) -> str:
+    """Sort key in Norwegian alphabetical order: a–z, then æ, ø, å; other accents ignored."""
+    folded = unicodedata.normalize("NFC", text.casefold()).translate(_NORWEGIAN_LAST)
+    return "".join(ch for ch in unicodedata.normalize("NFD", folded) if not unicodedata.combining(ch))
+
+
+def _visible(cell: Cell | None, public: bool) -> bool:
+    return cell is not None and not (public and cell.withheld)
+
+
+def _row_key(row: PupilRow, sort_keys: dict[str, str], public: bool) -> tuple:
+    """Alphabetical by what the reader sees, so a withheld value decides no position."""
+    if _visible(row.name, public):
+        return (0, norwegian_key(sort_keys[row.name.item_id]), row.student_id)
+    shown = [cell.value for cell in row.cells() if _visible(cell, public)]
+    return (1, norwegian_key(" ".join(shown)), row.student_id)
+
+
+# ----------------------------------------------------------------------------- building
+
+
+def _cell(item: dict) -> Cell:
+    return Cell(
+        item_id=item["item_id"],
+        value=item["value"],
+        withheld=item["decision"] == "withhold",
+        rule=item["rule"],
+        legal_basis=item["legal_basis"],
+        consent_state=item["consent_state"],
+        no_trace=item["no_trace"],
+    )
+
+
+def _rows(items: list[dict]) -> tuple[list[PupilRow], dict[str, str]]:
+    by_student: dict[str, dict] = defaultdict(lambda: {"name": None, "guardians": defaultdict(dict)})
+    sort_keys = {}
+    for item in items:
+        sort_keys[item["item_id"]] = item["sort_key"]
+        pupil = by_student[item["student_id"]]
+        if item["guardian_id"] is None:
+            pupil["name"] = _cell(item)
+        else:
+            pupil["guardians"][item["guardian_id"]][item["field"]] = (_cell(item), item["sort_key"])
+    rows = []
+    for student_id, pupil in by_student.items():
+        guardians = []
+        for guardian_id, fields in sorted(
+            pupil["guardians"].items(),
+            key=lambda kv: norwegian_key(next(iter(kv[1].values()))[1]),
+        ):
+            cell = {field: value[0] for field, value in fields.items()}
+            guardians.append(GuardianLine(
+                guardian_id=guardian_id, name=cell.get("guardian_name"), email=cell.get("email"),
+                phone=cell.get("phone"), address=cell.get("address"),
+            ))
+        rows.append(PupilRow(student_id=student_id, name=pupil["name"], guardians=tuple(guardians)))
+    return rows, sort_keys
+
+
+def outcome_of(released: int, withheld_counted: int) -> str:
+    if withheld_counted == 0:
+        return "innvilget"
+    return "delvis_innvilget" if released else "avslatt"
+
+
+def scope_text(classes: list[tuple], all_classes: bool, all_schools: bool) -> str:
+    if all_schools:
+        return "klasselistene for alle klasser ved alle skoler i Oslo kommune"
+    school = classes[0][2]
+    if all_classes:
+        return f"klasselistene for alle klasser ved {school}"
+    names = [row[3] for row in classes]
+    if len(names) == 1:
+        return f"klasselisten for {names[0]} ved {school}"
+    return f"klasselistene for {', '.join(names[:-1])} og {names[-1]} ved {school}"
+
+
+def build_answer(
+    con: duckdb.DuckDBPyConnection, case_id: str, policy: Policy, *, status_label: str = ""
+) -> Answer:
+    """The full answer (every value, withheld ones marked), ready for the review copy."""
+    case = con.execute(
+        """SELECT request_id, received_at, decided_at, requester_name, requester_email,
+                  requester_kind, requester_org, scope_school_id, scope_classes
+           FROM cases WHERE case_id = ?""",
+        [case_id],
+    ).fetchone()
+    (request_id, received_at, decided_at, name, email, kind, org, school_id, scope_classes) = case
+    classes = con.execute(sql("case_classes_answered"), {"case_id": case_id}).fetchall()
+    cursor = con.execute(sql("case_answer_items"), {"case_id": case_id})
+    columns = [d[0] for d in cursor.description]
+    items = [dict(zip(columns, row)) for row in cursor.fetchall()]
+
+    items_by_class = defaultdict(list)
+    for item in items:
+        items_by_class[item["class_id"]].append(item)
+    class_lists = []
+    for class_id, _school_id, school_name, class_name, grade in classes:
+        rows, sort_keys = _rows(items_by_class[class_id])
+        rows.sort(key=lambda row: _row_key(row, sort_keys, public=False))
+        class_lists.append(ClassList(class_id, school_name, class_name, grade, tuple(rows)))
+
+    counted = [i for i in items if i["decision"] == "withhold" and not i["no_trace"]]
+    released = sum(1 for i in items if i["decision"] == "release")
+    grounds = []
+    for rule in policy.rules:
+        if any(i["rule"] == rule.id for i in counted):
+            ground = Ground(rule.letter_text, policy.legal_basis(rule))
+            if ground not in grounds:
+                grounds.append(ground)
+    summaries = tuple(
+        RuleSummary(rule.id, policy.legal_basis(rule), rule.explanation,
+                    sum(1 for i in items if i["rule"] == rule.id and i["decision"] == "withhold"),
+                    rule.no_trace)
+        for rule in policy.rules
+        if any(i["rule"] == rule.id for i in items)
+    )
+    decided = (decided_at or received_at).astimezone(received_at.tzinfo).date()
+    return Answer(
+        case_id=case_id,
+        request_id=request_id,
+        received_date=received_at.date(),
+        decided_date=decided,
+        requester=Requester(name=name, email=email, kind=kind, organisation=org),
+        agency_name=MUNICIPAL_AGENCY if school_id == "all" else classes[0][2],
+        scope_text=scope_text(classes, json.loads(scope_classes) == "all", school_id == "all"),
+        outcome=outcome_of(released, len(counted)),
+        grounds=tuple(grounds),
+        classes=tuple(class_lists),
+        policy_label=policy.label,
+        flags=_flags(con, case_id, policy, items),
+        rule_summaries=summaries,
+        status_label=status_label,
+    )
+
+
+def _flags(con: duckdb.DuckDBPyConnection, case_id: str, policy: Policy, items: list[dict]) -> tuple[str, ...]:
+    """What the reviewer must look at, in ids and counts."""
+    flags = [f"indirect_identification:{class_id}"
+             for class_id in thin_classes(con, case_id, policy.settings.min_released_pupils)]
+    conflicts = sum(1 for item in items if item["consent_state"] == "consent_not_sufficient")
+    if conflicts:
+        flags.append(f"consent_conflicts:{conflicts}")
+    return tuple(flags)
+
+
+def public_answer(answer: Answer) -> Answer:
+    """The public view, re-sorted by what the public sees."""
+    public = public_view(answer)
+    classes = []
+    for class_list in public.classes:
+        sort_keys = {cell.item_id: cell.value for row in class_list.rows for cell in row.cells()}
+        for row in class_list.rows:
+            if row.name is not None:
+                # the pupil's sort key is "last first": keep that order for released names
+                sort_keys[row.name.item_id] = _last_first(row.name.value)
+        rows = sorted(class_list.rows, key=lambda row: _row_key(row, sort_keys, public=True))
+        classes.append(replace(class_list, rows=tuple(rows)))
+    return replace(public, classes=tuple(classes))
+
+
+def _last_first(full_name: str) -> str:
+    first, _, last = full_name.rpartition(" ")
+    return f"{last} {first}" if first else full_name
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def _atomic_write(path: Path, data: bytes, *, private: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if private:
+        os.chmod(path.parent, 0o700)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o600 if private else 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _render_to_bytes(render_fn, answer: Answer, workdir: Path) -> bytes:
+    target = workdir / "document.pdf"
+    render_fn(answer, target)
+    return target.read_bytes()
+
+
+def write_review_copy(answer: Answer, paths: CasePaths) -> None:
+    with tempfile.TemporaryDirectory(prefix="innsyn-") as tmp:
+        data = _render_to_bytes(render.render_review_pdf, answer, Path(tmp))
+    _atomic_write(paths.review_pdf, data, private=True)
+
+
+def write_redaction_log(con: duckdb.DuckDBPyConnection, case_id: str, policy_version: str, paths: CasePaths) -> None:
+    rows = con.execute(
+        """SELECT case_id, student_id, guardian_id, field, rule, legal_basis, consent_state,
+                  decided_by, strftime(decided_at, '%Y-%m-%dT%H:%M:%S%z'), ?, override_reason
+           FROM case_items WHERE case_id = ? AND (decision = 'withhold' OR override_reason IS NOT NULL)
+           ORDER BY item_id""",
+        [policy_version, case_id],
+    ).fetchall()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(REDACTION_LOG_COLUMNS)
+    writer.writerows(rows)
+    _atomic_write(paths.redaction_log, buffer.getvalue().encode("utf-8"), private=True)
+
+
+def publish(answer: Answer, paths: CasePaths) -> int:
+    """Render the public answer, pass it through the leak gate, then release it.
+
+    Returns the number of withheld values the gate checked. Raises leak_gate.LeakFound
+    (naming item ids only) and writes nothing public when any withheld value is found.
+    """
+    withheld = {cell.item_id: cell.value for cell in answer.cells() if cell.withheld}
+    released = [cell.value for cell in answer.cells() if not cell.withheld]
+    public = public_answer(answer)
+    with tempfile.TemporaryDirectory(prefix="innsyn-") as tmp:
+        staged = Path(tmp) / "svar.pdf"
+        render.render_public_pdf(public, staged)
+        leak_gate.check_pdf(staged, withheld, released)
+        data = staged.read_bytes()
+    _atomic_write(paths.public_pdf, data, private=False)
+    return len(withheld)
