@@ -9,10 +9,7 @@ renamed, so a crash never leaves a half-written PDF where a reader would take it
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import os
 import tempfile
 import unicodedata
 from collections import defaultdict
@@ -27,14 +24,12 @@ from innsyn.answer import (
     Answer, Cell, ClassList, Ground, GuardianLine, PupilRow, Requester, RuleSummary, public_view,
 )
 from innsyn.policy import Policy
+from innsyn.files import atomic_target, atomic_write_bytes
+from innsyn.redaction_log import write_case_log
 from innsyn.resources import sql
 from innsyn.screening import thin_classes
 
 MUNICIPAL_AGENCY = "Utdanningsetaten i Oslo kommune"
-REDACTION_LOG_COLUMNS = (
-    "case_id", "student_id", "guardian_id", "field", "rule", "legal_basis", "consent_state",
-    "decided_by", "decided_at", "policy_version", "override_reason",
-)
 
 
 @dataclass(frozen=True)
@@ -236,48 +231,13 @@ def _last_first(full_name: str) -> str:
 # ----------------------------------------------------------------------------- writing
 
 
-def _atomic_write(path: Path, data: bytes, *, private: bool) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if private:
-        os.chmod(path.parent, 0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600 if private else 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _render_to_bytes(render_fn, answer: Answer, workdir: Path) -> bytes:
-    target = workdir / "document.pdf"
-    render_fn(answer, target)
-    return target.read_bytes()
-
-
 def write_review_copy(answer: Answer, paths: CasePaths) -> None:
-    with tempfile.TemporaryDirectory(prefix="innsyn-") as tmp:
-        data = _render_to_bytes(render.render_review_pdf, answer, Path(tmp))
-    _atomic_write(paths.review_pdf, data, private=True)
+    with atomic_target(paths.review_pdf, private=True) as tmp:
+        render.render_review_pdf(answer, tmp)
 
 
-def write_redaction_log(con: duckdb.DuckDBPyConnection, case_id: str, policy_version: str, paths: CasePaths) -> None:
-    rows = con.execute(
-        """SELECT case_id, student_id, guardian_id, field, rule, legal_basis, consent_state,
-                  decided_by, strftime(decided_at, '%Y-%m-%dT%H:%M:%S%z'), ?, override_reason
-           FROM case_items WHERE case_id = ? AND (decision = 'withhold' OR override_reason IS NOT NULL)
-           ORDER BY item_id""",
-        [policy_version, case_id],
-    ).fetchall()
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(REDACTION_LOG_COLUMNS)
-    writer.writerows(rows)
-    _atomic_write(paths.redaction_log, buffer.getvalue().encode("utf-8"), private=True)
+def write_redaction_log(con: duckdb.DuckDBPyConnection, case_id: str, paths: CasePaths) -> None:
+    write_case_log(con, case_id, paths.redaction_log)
 
 
 def publish(answer: Answer, paths: CasePaths) -> int:
@@ -289,10 +249,11 @@ def publish(answer: Answer, paths: CasePaths) -> int:
     withheld = {cell.item_id: cell.value for cell in answer.cells() if cell.withheld}
     released = [cell.value for cell in answer.cells() if not cell.withheld]
     public = public_answer(answer)
+    # staged outside the public folder: not even a hidden part-file of an unchecked answer there
     with tempfile.TemporaryDirectory(prefix="innsyn-") as tmp:
         staged = Path(tmp) / "svar.pdf"
         render.render_public_pdf(public, staged)
         leak_gate.check_pdf(staged, withheld, released)
         data = staged.read_bytes()
-    _atomic_write(paths.public_pdf, data, private=False)
+    atomic_write_bytes(paths.public_pdf, data, private=False)
     return len(withheld)

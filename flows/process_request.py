@@ -6,6 +6,10 @@ policy, and then either holds the case for legal review (a reviewer must see eve
 redaction the policy says needs eyes) or releases it: the public answer is rendered from the
 redacted data, read back through the leak gate, and only then written to the public folder.
 
+Under a Prefect server the flow pauses at review and waits for a typed `ReviewInput` from
+the Prefect UI or API (approve, changes, reason, reviewer); run from the command line it
+stops at `awaiting_review` and `innsyn review approve` takes it from there.
+
 Prefect sees paths, case ids and counts, never a name, address or phone number: every task
 reads what it needs from the database itself.
 """
@@ -16,9 +20,11 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from pydantic import BaseModel
+from prefect.flow_runs import pause_flow_run
+from prefect.input import RunInput
+from pydantic import BaseModel, Field
 
-from innsyn import cases, clock
+from innsyn import cases, clock, review
 from innsyn.case_documents import CasePaths, build_answer, publish, write_redaction_log, write_review_copy
 from innsyn.db import init_schema, open_db, transaction
 from innsyn.policy import Policy, load_policy
@@ -33,6 +39,19 @@ class RunConfig(BaseModel):
     out: str
     policy: str | None = None
     actor: str
+    pause_for_review: bool = False          # wait in the flow for a reviewer (needs a Prefect server)
+    review_timeout_seconds: int = 3 * 24 * 3600
+    review_poll_seconds: int = 10
+
+
+class ReviewInput(RunInput):
+    """What a reviewer gives the paused flow. Ids only: the review copy holds the values."""
+
+    approve: bool = Field(description="Approve the case and release the answer")
+    reviewer: str = Field(description="Your name (you cannot approve a case you registered)")
+    reason: str = Field(default="", description="Why: required when you change a decision")
+    changes: list[review.ItemChange] = Field(default_factory=list,
+                                             description="Item ids to release or withhold, from the review copy")
 
 
 class CaseResult(BaseModel):
@@ -91,34 +110,81 @@ def screen(case_id: str, config: RunConfig) -> ScreeningSummary:
 @task(**STEP)
 def hold_for_review(case_id: str, config: RunConfig) -> None:
     """Write the review copy and wait for a legal reviewer."""
+    outcome = write_review_documents(case_id, config)
+    with open_db(config.db) as con, transaction(con):
+        cases.set_status(con, case_id, "awaiting_review", outcome=outcome,
+                         review_pdf=str(CasePaths.under(Path(config.out), case_id).review_pdf))
+        cases.record_event(con, case_id, "awaiting_review", config.actor, clock.now(),
+                           policy_version=load_policy(config.policy).version)
+
+
+def write_review_documents(case_id: str, config: RunConfig, status_label: str = "Til juridisk vurdering") -> str:
+    """(Re)write the review copy and the redaction log; returns the outcome they show."""
     policy = load_policy(config.policy)
     paths = CasePaths.under(Path(config.out), case_id)
     with open_db(config.db) as con:
-        answer = build_answer(con, case_id, policy, status_label="Til juridisk vurdering")
-        write_redaction_log(con, case_id, policy.version, paths)
+        answer = build_answer(con, case_id, policy, status_label=status_label)
+        write_redaction_log(con, case_id, paths)
     write_review_copy(answer, paths)
-    now = clock.now()
-    with open_db(config.db) as con, transaction(con):
-        cases.set_status(con, case_id, "awaiting_review", outcome=answer.outcome, review_pdf=str(paths.review_pdf))
-        cases.record_event(con, case_id, "awaiting_review", config.actor, now, policy_version=policy.version)
+    with open_db(config.db) as con:
+        cases.set_status(con, case_id, "awaiting_review", outcome=answer.outcome)
+    return answer.outcome
 
 
 @task(**STEP)
-def release(case_id: str, config: RunConfig) -> None:
+def apply_review(case_id: str, decision: ReviewInput, config: RunConfig) -> bool:
+    """Apply a reviewer's changes and, if they approve, record the approval."""
+    policy = load_policy(config.policy)
+    now = clock.now()
+    with open_db(config.db) as con:
+        case = cases.find_case(con, case_id)
+        if decision.changes:
+            review.apply_changes(con, case, decision.changes, reviewer=decision.reviewer,
+                                 reason=decision.reason, policy=policy, now=now)
+        if decision.approve:
+            review.approve(con, case, reviewer=decision.reviewer, reason=decision.reason, policy=policy, now=now)
+    if not decision.approve:
+        write_review_documents(case_id, config)
+    return decision.approve
+
+
+def wait_for_reviewer(case_id: str, summary: ScreeningSummary, config: RunConfig) -> ReviewInput | None:
+    """Pause the flow run until a reviewer answers; None when the wait times out."""
+    paths = CasePaths.under(Path(config.out), case_id)
+    description = (
+        f"Case {case_id} awaits legal review: {summary.withheld_items + summary.no_trace_items} withheld "
+        f"values, {summary.consent_conflicts} consent conflicts, {len(summary.thin_classes)} classes flagged "
+        f"for indirect identification. The review copy is {paths.review_pdf}. Give item ids from it to "
+        "release or withhold values; a change needs a reason."
+    )
+    try:
+        return pause_flow_run(
+            wait_for_input=ReviewInput.with_initial_data(description=description, approve=False, reviewer="", reason=""),
+            timeout=config.review_timeout_seconds,
+            poll_interval=config.review_poll_seconds,
+        )
+    except TimeoutError:
+        get_run_logger().info("case %s: no reviewer answered in time; it stays awaiting review", case_id)
+        return None
+
+
+@task(**STEP)
+def release(case_id: str, config: RunConfig, approved_by: str | None = None) -> None:
     """Render the public answer, pass the leak gate, and release it."""
-    release_case(case_id, config, approved_by=None)
+    release_case(case_id, config, approved_by=approved_by)
 
 
 def release_case(case_id: str, config: RunConfig, approved_by: str | None) -> None:
     policy = load_policy(config.policy)
     paths = CasePaths.under(Path(config.out), case_id)
-    label = f"Godkjent av {approved_by}" if approved_by else "Frigitt uten juridisk vurdering (ingen merknader)"
     with open_db(config.db) as con:
         _check_same_policy(con, case_id, policy)
+        approved_by = approved_by or _approver(con, case_id)
+        label = f"Godkjent av {approved_by}" if approved_by else "Frigitt uten juridisk vurdering (ingen merknader)"
         # the decision is taken now: on approval, or on release when no review was needed
         con.execute("UPDATE cases SET decided_at = ? WHERE case_id = ?", [clock.now(), case_id])
         answer = build_answer(con, case_id, policy, status_label=label)
-        write_redaction_log(con, case_id, policy.version, paths)
+        write_redaction_log(con, case_id, paths)
     checked = publish(answer, paths)
     write_review_copy(answer, paths)
     now = clock.now()
@@ -127,6 +193,15 @@ def release_case(case_id: str, config: RunConfig, approved_by: str | None) -> No
                          review_pdf=str(paths.review_pdf), released_at=now)
         cases.record_event(con, case_id, "released", approved_by or config.actor, now,
                            policy_version=policy.version, detail={"leak_gate_values_checked": checked})
+
+
+def _approver(con, case_id: str) -> str | None:
+    """Who approved the case, if anyone (a release resumed after a crash still credits them)."""
+    row = con.execute(
+        "SELECT actor FROM case_events WHERE case_id = ? AND event = 'approved' ORDER BY event_id DESC LIMIT 1",
+        [case_id],
+    ).fetchone()
+    return row[0] if row else None
 
 
 def _check_same_policy(con, case_id: str, policy: Policy) -> None:
@@ -161,13 +236,32 @@ def process_request(request_path: str, config: RunConfig) -> CaseResult:
     if status in ("released", "awaiting_review"):
         get_run_logger().info("case %s is already %s: nothing changed", case_id, status)
         return case_result(config, case_id, unchanged=True)
+    approved_by = None
     if status != "approved":
         summary = screen(case_id, config)
         if summary.requires_review:
             hold_for_review(case_id, config)
-            return case_result(config, case_id)
-    release(case_id, config)
+            if not config.pause_for_review:
+                return case_result(config, case_id)
+            approved_by = review_in_flow(case_id, summary, config)
+            if approved_by is None:
+                return case_result(config, case_id)
+    release(case_id, config, approved_by)
     return case_result(config, case_id)
+
+
+def review_in_flow(case_id: str, summary: ScreeningSummary, config: RunConfig, rounds: int = 20) -> str | None:
+    """Pause for the reviewer until they approve (changes without approval: pause again)."""
+    for _ in range(rounds):
+        decision = wait_for_reviewer(case_id, summary, config)
+        if decision is None:
+            return None
+        with open_db(config.db, read_only=True) as con:
+            if cases.find_case(con, case_id).status == "released":  # approved from the CLI meanwhile
+                return None
+        if apply_review(case_id, decision, config):
+            return decision.reviewer
+    return None
 
 
 if __name__ == "__main__":

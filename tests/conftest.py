@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import csv
 import itertools
 import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pypdf
 import pytest
+from hypothesis import settings
 
 from innsyn import db as innsyn_db
 from innsyn.clock import OSLO
@@ -17,6 +23,12 @@ from innsyn.policy import Policy, load_policy
 from innsyn.screening import screen_case
 
 FIXED_NOW = "2026-11-24T10:00:00+01:00"
+
+# Property-based tests: a fast profile for every run, a long one for the nightly job
+# (HYPOTHESIS_PROFILE=nightly). Screening takes ~0.2 s per example, hence no deadline.
+settings.register_profile("default", max_examples=60, deadline=None)
+settings.register_profile("nightly", max_examples=2000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(autouse=True)
@@ -124,3 +136,130 @@ def write_request(path: Path, **overrides) -> Path:
     request.update(overrides)
     path.write_text(json.dumps(request, ensure_ascii=False), encoding="utf-8")
     return path
+
+
+def open_case(con: duckdb.DuckDBPyConnection, folder: Path, classes: list[str] | str = ("5B",),
+              school_id: str = "S001", request_id: str = "2026/1234") -> str:
+    """Register a request for the classes as a real case (as `innsyn process` does); its id.
+
+    Screen it with `screen_case` and read it with `case_documents.build_answer`.
+    """
+    from innsyn.cases import register_case
+    from innsyn.request import parse_request
+
+    path = write_request(folder / f"request-{request_id.replace('/', '-')}.json", request_id=request_id,
+                         scope={"school_id": school_id, "classes": classes if classes == "all" else list(classes)})
+    case_id, _ = register_case(con, parse_request(path), path.read_bytes(), registered_by="saksbehandler",
+                               now=datetime.fromisoformat(FIXED_NOW))
+    return case_id
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    """One real (temporary) Prefect server for every in-process flow test of the session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="session")
+def prefect_api_url(prefect_server) -> str:
+    """The session's Prefect server, for `innsyn` subprocesses: no ephemeral start per command."""
+    from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value()
+
+
+# ----------------------------------------------------------------------------- the real CLI
+# A tiny export with canary values in every place the policy withholds, and the installed
+# `innsyn` command run as a case handler runs it. Shared by every test that goes through the CLI.
+
+INNSYN = str(Path(sys.executable).with_name("innsyn"))
+
+CANARIES = {
+    "fortrolig pupil": "Kanarifortrolig",
+    "fortrolig guardian email": "kanari.fortrolig@example.no",
+    "strengt fortrolig pupil": "Kanaristrengt",
+    "strengt fortrolig address": "Kanarihemmeligveien 66",
+    "institution address": "Thereses gt. 12b",
+    "special group pupil": "Kanarispesial",
+}
+RELEASED = ["Åse Sæther", "Ánte Somby", "Mohammed Ali", "solveig.haugen@example.no", "Sandakerveien 7", "912 34 567"]
+
+
+def write_csv(path: Path, header: str, rows: list[list]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header.split(","))
+        writer.writerows(rows)
+
+
+def canary_export(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    write_csv(folder / "schools.csv", "school_id,name,special_school", [["S001", "Sagene skole", "false"]])
+    write_csv(folder / "classes.csv", "class_id,school_id,name,grade,special_group",
+               [["S001-5B", "S001", "5B", "5", "false"], ["S001-FA", "S001", "Forsterket avdeling", "5", "true"]])
+    write_csv(folder / "students.csv", "student_id,class_id,first_name,last_name,address_protection", [
+        ["E1", "S001-5B", "Åse", "Sæther", ""],
+        ["E2", "S001-5B", "Ánte", "Somby", "ugradert"],
+        ["E3", "S001-5B", "Mohammed", "Ali", "ugradert"],
+        ["E4", "S001-5B", "Kari", CANARIES["fortrolig pupil"], "fortrolig"],
+        ["E5", "S001-5B", "Per", CANARIES["strengt fortrolig pupil"], "strengt_fortrolig"],
+        ["E6", "S001-FA", "Ola", CANARIES["special group pupil"], "ugradert"],
+    ])
+    header = ("guardian_id,student_id,first_name,last_name,email,phone,phone_unlisted,street_address,"
+              "postal_code,postal_city,address_protection,share_names,share_email,share_phone,share_address")
+    everything = ["true", "true", "true", "true"]
+    write_csv(folder / "guardians.csv", header, [
+        ["F1", "E1", "Solveig", "Haugen", "solveig.haugen@example.no", "912 34 567", "false", "Sandakerveien 7", "0477", "OSLO", "", *everything],
+        ["F2", "E2", "Máret", "Somby", "maret.somby@example.no", "913 00 000", "true", CANARIES["institution address"], "0358", "OSLO", "", *everything],
+        ["F3", "E3", "Amina", "Ali", "amina.ali@example.no", "914 00 000", "false", "Grefsenveien 3", "0482", "OSLO", "", *everything],
+        ["F4", "E4", "Liv", CANARIES["fortrolig pupil"], CANARIES["fortrolig guardian email"], "915 00 000", "false", "Skjult gate 1", "0170", "OSLO", "fortrolig", *everything],
+        ["F5", "E5", "Anne", CANARIES["strengt fortrolig pupil"], "anne.k@example.no", "916 00 000", "false", CANARIES["strengt fortrolig address"], "0170", "OSLO", "strengt_fortrolig", *everything],
+        ["F6", "E6", "Eva", CANARIES["special group pupil"], "eva.k@example.no", "917 00 000", "false", "Vogts gate 9", "0474", "OSLO", "", *everything],
+    ])
+    write_csv(folder / "institutions.csv", "institution_id,name,street_address,postal_code,kind",
+               [["I001", "Bjølsen ungdomshjem", "Thereses gate 12 B", "0358", "barnevernsinstitusjon"]])
+    return folder
+
+
+def innsyn_env(workdir: Path, prefect_api_url: str, user: str = "saksbehandler") -> dict[str, str]:
+    """The environment of an `innsyn` run in `workdir`: its own database and output folder."""
+    return {**os.environ, "INNSYN_NOW": FIXED_NOW, "INNSYN_USER": user, "PREFECT_API_URL": prefect_api_url,
+            "INNSYN_DB": str(workdir / "innsyn.duckdb"), "INNSYN_OUT": str(workdir / "out")}
+
+
+def innsyn(workdir: Path, prefect_api_url: str, *args: str, user: str = "saksbehandler") -> subprocess.CompletedProcess:
+    env = innsyn_env(workdir, prefect_api_url, user)
+    return subprocess.run([INNSYN, *args], cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
+
+
+def pdf_text(path: Path) -> str:
+    reader = pypdf.PdfReader(path)
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    return text + "\n" + json.dumps({k: str(v) for k, v in (reader.metadata or {}).items()}, ensure_ascii=False)
+
+
+def squeeze(text: str) -> str:
+    return "".join(text.split()).casefold()
+
+
+def insert_case(con: duckdb.DuckDBPyConnection, case_id: str, received_at: str, *, released_at: str | None = None,
+                kind: str = "journalist", outcome: str | None = None, status: str | None = None,
+                requester: str = "Kari Nordmann", email: str | None = None, organisation: str | None = None,
+                school_id: str = "S001") -> str:
+    """A case row as the flow leaves it, straight into the table: for reports over many cases.
+
+    Times are ISO strings with their zone. A released case was decided when it was released.
+    """
+    status = status or ("released" if released_at else "awaiting_review")
+    con.execute(
+        """INSERT INTO cases (case_id, request_id, received_at, requester_name, requester_email, requester_kind,
+               requester_org, scope_school_id, scope_classes, registered_by, status, outcome,
+               registered_at, decided_at, released_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, '"all"', 'saksbehandler', ?, ?, ?, ?, ?)""",
+        [case_id, case_id.replace("-", "/", 1), received_at, requester, email or "kari@avis.example",
+         kind, organisation, school_id, status, outcome, received_at, released_at, released_at],
+    )
+    return case_id

@@ -1,0 +1,120 @@
+"""Legal review: a reviewer changes decisions (with a reason) and approves the case.
+
+The same rules hold whether the reviewer works from the CLI or from the Prefect UI:
+- four eyes: the person who registered the case cannot approve it;
+- an override names the items, the new decision and a mandatory reason; a value withheld
+  by hand names the policy rule whose legal basis applies, so every withheld value still
+  points to a rule of the policy in force;
+- every change and the approval are events, with the reviewer as actor.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import duckdb
+from pydantic import BaseModel, Field
+
+from innsyn import cases
+from innsyn.db import transaction
+from innsyn.policy import Policy
+from innsyn.request import BadInput
+
+
+class ItemChange(BaseModel):
+    """One reviewer decision on one value, by item id (never the value itself)."""
+
+    item_id: str = Field(min_length=1, max_length=200)
+    decision: Literal["release", "withhold"]
+    rule: str | None = Field(default=None, description="policy rule whose basis applies (withhold only)")
+
+
+def check_four_eyes(case: cases.CaseRow, reviewer: str) -> str:
+    reviewer = reviewer.strip()
+    if not reviewer:
+        raise BadInput("a reviewer name is required")
+    if reviewer.casefold() == case.registered_by.casefold():
+        raise BadInput(f"four eyes: {reviewer!r} registered case {case.case_id} and cannot also approve it")
+    return reviewer
+
+
+def check_reviewable(case: cases.CaseRow) -> None:
+    if case.status not in ("awaiting_review", "approved"):
+        raise BadInput(f"case {case.case_id} is {case.status}, not awaiting review")
+
+
+def apply_changes(
+    con: duckdb.DuckDBPyConnection,
+    case: cases.CaseRow,
+    changes: list[ItemChange],
+    *,
+    reviewer: str,
+    reason: str,
+    policy: Policy,
+    now: datetime,
+) -> int:
+    """Override decisions on the named items; returns how many changed. All or nothing."""
+    check_reviewable(case)
+    reviewer = check_four_eyes(case, reviewer)
+    if not reason.strip():
+        raise BadInput("--reason: every override needs a reason")
+    if not changes:
+        return 0
+    known = {
+        item_id: (decision, rule)
+        for item_id, decision, rule in con.execute(
+            "SELECT item_id, decision, rule FROM case_items WHERE case_id = ? AND list_contains(?, item_id)",
+            [case.case_id, [change.item_id for change in changes]],
+        ).fetchall()
+    }
+    for change in changes:
+        if change.item_id not in known:
+            raise BadInput(f"case {case.case_id} has no item {change.item_id!r}")
+    with transaction(con):
+        for change in changes:
+            _override(con, case.case_id, change, known[change.item_id][1], reviewer, reason, policy, now)
+        cases.record_event(
+            con, case.case_id, "overridden", reviewer, now, policy_version=policy.version, reason=reason,
+            detail={"items": {change.item_id: change.decision for change in changes}},
+        )
+    return len(changes)
+
+
+def _override(con, case_id: str, change: ItemChange, current_rule: str | None, reviewer: str,
+              reason: str, policy: Policy, now: datetime) -> None:
+    if change.decision == "withhold":
+        rule_id = change.rule or current_rule
+        if rule_id is None:
+            raise BadInput(f"{change.item_id}: name the policy rule whose legal basis applies (--rule)")
+        if rule_id not in {rule.id for rule in policy.rules}:
+            raise BadInput(f"--rule: {rule_id!r} is not a rule of policy {policy.label}")
+        rule = policy.rule(rule_id)
+        con.execute(
+            """UPDATE case_items SET decision = 'withhold', rule = ?, legal_basis = ?, no_trace = ?,
+                      consent_state = 'overridden', override_reason = ?, decided_by = ?, decided_at = ?
+               WHERE case_id = ? AND item_id = ?""",
+            [rule.id, policy.legal_basis(rule), rule.no_trace, reason, f"reviewer:{reviewer}", now,
+             case_id, change.item_id],
+        )
+    else:
+        con.execute(
+            """UPDATE case_items SET decision = 'release', no_trace = false, consent_state = 'overridden',
+                      override_reason = ?, decided_by = ?, decided_at = ?
+               WHERE case_id = ? AND item_id = ?""",
+            [reason, f"reviewer:{reviewer}", now, case_id, change.item_id],
+        )
+
+
+def approve(con: duckdb.DuckDBPyConnection, case: cases.CaseRow, *, reviewer: str, reason: str | None,
+            policy: Policy, now: datetime) -> None:
+    """Record the approval; releasing is the caller's next step."""
+    check_reviewable(case)
+    reviewer = check_four_eyes(case, reviewer)
+    (data_hash,) = con.execute("SELECT data_hash FROM cases WHERE case_id = ?", [case.case_id]).fetchone()
+    with transaction(con):
+        cases.set_status(con, case.case_id, "approved")
+        cases.record_event(con, case.case_id, "approved", reviewer, now, policy_version=policy.version,
+                           data_hash=data_hash, reason=reason or None)
+
+
