@@ -4,6 +4,10 @@
 -- ---------------------------------------------------------------------------------------
 -- The school system's export, as imported (see contract.md, "Import format").
 -- Fødselsnummer is never a column here: it must never be loaded into a list.
+-- References between these tables are checked by the importer (sql/import_problems.sql),
+-- their only writer, not by FOREIGN KEY clauses: DuckDB checks a foreign key against the
+-- data as it was when the transaction began, so a re-import (delete all, insert all, in
+-- one transaction) could never pass them.
 -- ---------------------------------------------------------------------------------------
 CREATE TABLE IF NOT EXISTS schools (
     school_id       VARCHAR PRIMARY KEY,
@@ -13,7 +17,7 @@ CREATE TABLE IF NOT EXISTS schools (
 
 CREATE TABLE IF NOT EXISTS classes (
     class_id        VARCHAR PRIMARY KEY,
-    school_id       VARCHAR NOT NULL REFERENCES schools (school_id),
+    school_id       VARCHAR NOT NULL,
     name            VARCHAR NOT NULL,
     grade           INTEGER NOT NULL CHECK (grade BETWEEN 1 AND 13),
     special_group   BOOLEAN NOT NULL
@@ -21,7 +25,7 @@ CREATE TABLE IF NOT EXISTS classes (
 
 CREATE TABLE IF NOT EXISTS students (
     student_id          VARCHAR PRIMARY KEY,
-    class_id            VARCHAR NOT NULL REFERENCES classes (class_id),
+    class_id            VARCHAR NOT NULL,
     first_name          VARCHAR NOT NULL,
     last_name           VARCHAR NOT NULL,
     address_protection  VARCHAR NOT NULL
@@ -29,7 +33,7 @@ CREATE TABLE IF NOT EXISTS students (
 
 CREATE TABLE IF NOT EXISTS guardians (
     guardian_id         VARCHAR NOT NULL,
-    student_id          VARCHAR NOT NULL REFERENCES students (student_id),
+    student_id          VARCHAR NOT NULL,
     first_name          VARCHAR NOT NULL,
     last_name           VARCHAR NOT NULL,
     email               VARCHAR,
@@ -119,8 +123,9 @@ CREATE TABLE IF NOT EXISTS case_items (
     requires_review BOOLEAN NOT NULL DEFAULT false,
     decided_by      VARCHAR NOT NULL,
     decided_at      TIMESTAMPTZ NOT NULL,
-    override_reason VARCHAR,
-    PRIMARY KEY (case_id, item_id)
+    override_reason VARCHAR
+    -- (case_id, item_id) is unique by construction (sql/consented_class_list.sql); no index:
+    -- a bulk case inserts half a million rows, and DuckDB's index would cost more than the work.
 );
 
 -- Append-only: no code path updates or deletes a row here.

@@ -1,0 +1,127 @@
+-- Everything wrong with the staged export, one message per problem, in reading order: files
+-- as in import_files, then by line, then by column. No rows: the export can be loaded.
+-- A message names file, line and column. It repeats the offending value only from id, bool,
+-- grade and protection columns, never from personal data (names, e-mail, phone, address).
+WITH cells AS (
+    -- every contract cell of every data row, with what the contract says about it
+    SELECT c.file, c.record, c.line, c.column_name, c.value,
+           col.position, col.kind, col.in_key, col.refers_to
+    FROM import_cells c
+    JOIN import_columns col USING (file, column_name)
+),
+bad_rows AS (
+    -- DuckDB's line numbers do not count newlines inside quoted values. Add those of the rows
+    -- read before the bad one: the last of them ends on the line before `next_line`.
+    -- A row with the wrong number of fields is the row's fault, not one column's.
+    SELECT b.file, b.error_type, b.error_message, b.wrong_width,
+           b.line + coalesce(r.next_line - r.record - 2, 0) AS line,
+           CASE WHEN NOT b.wrong_width THEN h.position END AS position,
+           CASE WHEN NOT b.wrong_width THEN h.column_name END AS column_name
+    FROM (
+        SELECT *,
+               error_type IN ('MISSING COLUMNS', 'TOO MANY COLUMNS') AS wrong_width,
+               line - 1 - row_number() OVER (PARTITION BY file ORDER BY line) AS rows_before
+        FROM import_bad_rows
+    ) b
+    ASOF LEFT JOIN (SELECT DISTINCT file, record, next_line FROM import_cells) r
+        ON r.file = b.file AND r.record <= b.rows_before
+    LEFT JOIN import_headers h
+        ON h.file = b.file AND h.position = CAST(substr(b.cell, 2) AS INTEGER)
+),
+keys AS (
+    -- each row's unique key: one id, or for guardians the pair guardian_id + student_id
+    SELECT file, record, min(line) AS line, list(value ORDER BY position) AS key
+    FROM cells
+    WHERE in_key
+    GROUP BY file, record
+    HAVING count(value) = count(*)   -- an empty part is reported as empty, not as a key
+),
+key_columns AS (
+    SELECT file, min(position) AS position, arg_min(column_name, position) AS column_name,
+           string_agg(column_name, '+' ORDER BY position) AS names
+    FROM import_columns
+    WHERE in_key
+    GROUP BY file
+),
+problems (file, line, position, column_name, problem) AS (
+    SELECT file, NULL, NULL, NULL, 'file is missing or empty'
+    FROM import_files
+    WHERE file NOT IN (SELECT file FROM import_headers)
+
+    UNION ALL
+    SELECT file, 1, NULL, NULL, 'columns must be separated by commas, not semicolons'
+    FROM import_headers
+    GROUP BY file
+    HAVING count(*) = 1 AND bool_or(column_name LIKE '%;%')
+
+    UNION ALL
+    SELECT c.file, 1, c.position, c.column_name, 'column is missing from the header'
+    FROM import_columns c
+    WHERE c.file IN (SELECT file FROM import_headers)
+      AND c.column_name NOT IN (SELECT column_name FROM import_headers h WHERE h.file = c.file)
+
+    UNION ALL
+    SELECT file, 1, min(c.position), column_name, 'column appears more than once in the header'
+    FROM import_headers
+    JOIN import_columns c USING (file, column_name)
+    GROUP BY file, column_name
+    HAVING count(*) > 1
+
+    UNION ALL
+    SELECT file, line, position, column_name,
+           CASE
+               WHEN wrong_width THEN
+                   format('expected {} fields (as in the header), found {}',
+                          regexp_extract(error_message, 'Columns: (\d+)', 1),
+                          regexp_extract(error_message, 'Found: (\d+)', 1))
+               WHEN error_type = 'UNQUOTED VALUE' THEN
+                   'a quoted value is not closed, or a quote is misplaced'
+               WHEN error_type = 'INVALID ENCODING' THEN
+                   'not valid UTF-8 (the file must be saved as UTF-8)'
+               WHEN error_type = 'LINE SIZE OVER MAXIMUM' THEN 'the line is too long'
+               ELSE format('cannot be read ({})', lower(error_type))
+           END
+    FROM bad_rows
+
+    UNION ALL
+    SELECT file, line, position, column_name,
+           CASE
+               WHEN value IS NULL THEN
+                   CASE WHEN kind IN ('id', 'text', 'bool', 'grade') THEN 'is empty' END
+               -- no real name, address or id is this long: refuse it rather than print it
+               WHEN length(value) > 256 THEN
+                   format('is {} characters long; at most 256 are allowed', length(value))
+               WHEN kind = 'bool' AND lower(value) NOT IN ('true', 'false') THEN
+                   format('expected true or false, got "{}"', value)
+               WHEN kind = 'grade' AND NOT coalesce(regexp_full_match(value, '[0-9]+')
+                       AND try_cast(value AS INTEGER) BETWEEN 1 AND 13, false) THEN
+                   format('expected a grade from 1 to 13, got "{}"', value)
+               WHEN kind = 'protection' AND lower(value) NOT IN ('ugradert', 'fortrolig',
+                       'strengt_fortrolig', 'strengt_fortrolig_utland') THEN
+                   format('expected ugradert, fortrolig, strengt_fortrolig, ' ||
+                          'strengt_fortrolig_utland or empty, got "{}"', value)
+           END
+    FROM cells
+
+    UNION ALL
+    SELECT file, d.line, k.position, k.column_name,
+           format('duplicate {} "{}" (first on line {})',
+                  k.names, array_to_string(d.key, '"+"'), d.first_line)
+    FROM (SELECT *, min(line) OVER (PARTITION BY file, key) AS first_line FROM keys) d
+    JOIN key_columns k USING (file)
+    WHERE d.line > d.first_line
+
+    UNION ALL
+    SELECT c.file, c.line, c.position, c.column_name,
+           format('{} "{}" is not in {}.csv', c.column_name, c.value, c.refers_to)
+    FROM cells c
+    ANTI JOIN cells parent
+        ON parent.file = c.refers_to AND parent.in_key
+       AND parent.column_name = c.column_name AND parent.value = c.value
+    WHERE c.refers_to IS NOT NULL AND c.value IS NOT NULL
+)
+SELECT concat(file, '.csv', ' line ' || line, ', column ' || column_name, ': ', problem)
+FROM problems
+JOIN import_files USING (file)
+WHERE problem IS NOT NULL
+ORDER BY file_order, line NULLS FIRST, position NULLS FIRST, problem;
