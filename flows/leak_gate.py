@@ -1,0 +1,240 @@
+"""The leak gate: read a finished PDF back and look for withheld values in it.
+
+The last check before a public answer may leave the building. It reads everything a
+recipient could read out of the file:
+
+- the text of every page, extracted by pypdf (content-stream order) and twice by
+  poppler's `pdftotext` (raw content order, and reading order), so a value is found
+  whichever way a table cell wrapped;
+- the document information dictionary and the XMP metadata;
+- outline (bookmark) titles;
+- annotations (contents, titles, link URIs) and embedded file names and descriptions.
+
+Both sides are normalised (NFC, casefold, compatibility forms folded, all whitespace and
+invisible characters removed) before comparing, so "Hemmelig-\\nveien 7" in a wrapped cell
+still matches "Hemmeligveien 7"'s squashed form. The gate fails closed: a withheld value
+that happens to be a substring of released text is reported too (a reviewer decides).
+Messages name item ids only, never the values.
+
+A withheld value is also looked for in the shorter forms that would still give it away
+(`value_parts`): an address as its street and number ("Kanariveien 7" of "Kanariveien 7,
+0170 OSLO"), a name as first + last name without middle names, and last name first with a
+comma ("Kanari, Kari"). Parts are shorter, so they meet released text more often: a part
+found only inside released values (a neighbour at "Kanariveien 71") is not a leak.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+
+from pypdf import PdfReader
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
+
+MIN_LENGTH = 3
+
+# Whitespace, plus characters that do not show but may sit inside extracted words.
+_INVISIBLE = re.compile(r"[\s\u00ad\u200b\u200c\u200d\u2060\ufeff]+")
+
+
+class LeakFound(Exception):
+    """Withheld values were found in a PDF. `item_ids` lists them; the message has ids only."""
+
+    def __init__(self, pdf_path: Path, item_ids: list[str]):
+        self.pdf_path = Path(pdf_path)
+        self.item_ids = list(item_ids)
+        super().__init__(
+            f"{len(self.item_ids)} withheld item(s) found in {self.pdf_path.name}: "
+            + ", ".join(self.item_ids)
+        )
+
+
+def normalise(text: str) -> str:
+    """NFC, casefolded, compatibility forms folded (ligatures), no whitespace at all."""
+    text = unicodedata.normalize("NFC", text).casefold()
+    text = unicodedata.normalize("NFKC", text)
+    return _INVISIBLE.sub("", text)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _pdftotext(pdf_path: Path, *args: str) -> str:
+    if shutil.which("pdftotext") is None:
+        raise RuntimeError(
+            "the leak gate needs poppler's pdftotext: install poppler-utils "
+            "(e.g. `apt-get install -y poppler-utils`)"
+        )
+    result = subprocess.run(
+        ["pdftotext", "-q", "-enc", "UTF-8", *args, str(pdf_path), "-"],
+        capture_output=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"pdftotext could not read {Path(pdf_path).name} (exit {result.returncode})"
+        )
+    return result.stdout.decode("utf-8", errors="replace")
+
+
+def _resolve(obj):
+    return obj.get_object() if isinstance(obj, IndirectObject) else obj
+
+
+def _strings(obj, depth: int = 0) -> Iterator[str]:
+    """Every string inside a PDF object (dicts and arrays walked, bounded depth)."""
+    obj = _resolve(obj)
+    if depth > 6 or obj is None:
+        return
+    if isinstance(obj, DictionaryObject):
+        for key, value in obj.items():
+            if key in ("/Parent", "/P", "/Page", "/Dest", "/D"):
+                continue
+            yield from _strings(value, depth + 1)
+    elif isinstance(obj, ArrayObject):
+        for value in obj:
+            yield from _strings(value, depth + 1)
+    elif isinstance(obj, (str, bytes)):
+        yield obj if isinstance(obj, str) else obj.decode("latin-1", errors="replace")
+
+
+def _outline_titles(outline) -> Iterator[str]:
+    for item in outline:
+        if isinstance(item, list):
+            yield from _outline_titles(item)
+        else:
+            title = getattr(item, "title", None)
+            if title:
+                yield str(title)
+
+
+def pdf_texts(pdf_path: Path) -> Iterator[str]:
+    """Every piece of text a reader could get out of the PDF."""
+    reader = PdfReader(pdf_path)
+    for page in reader.pages:
+        yield page.extract_text() or ""
+        annotations = _resolve(page.get("/Annots"))
+        if annotations:
+            for annotation in annotations:
+                yield from _strings(annotation)
+
+    yield _pdftotext(pdf_path, "-raw")
+    yield _pdftotext(pdf_path)
+
+    if reader.metadata:
+        for key, value in reader.metadata.items():
+            yield str(key)
+            yield str(value)
+    xmp = reader.trailer["/Root"].get("/Metadata")
+    if xmp is not None:
+        yield _resolve(xmp).get_data().decode("utf-8", errors="replace")
+    try:
+        yield from _outline_titles(reader.outline)
+    except Exception:  # a broken outline must not hide the rest
+        pass
+    for name, contents in reader.attachments.items():
+        yield name
+    names = _resolve(reader.trailer["/Root"].get("/Names"))
+    if names is not None and "/EmbeddedFiles" in names:
+        yield from _strings(names["/EmbeddedFiles"])
+
+
+# --------------------------------------------------------------------------- checking
+
+
+# An address as the export writes it: "street number[, postal code city]".
+_STREET_AND_NUMBER = re.compile(r"^\s*([^,]*?\d[^,]*?)\s*,")
+# One word of a person's name: letters, with inner hyphens or apostrophes (Anne-Lise, O'Neil).
+_NAME_WORD = re.compile(r"^[^\W\d_]+(?:[-'’][^\W\d_]+)*$")
+
+
+def value_parts(value: str) -> set[str]:
+    """The shorter forms in which a withheld value would still give itself away.
+
+    - an address: its street and number, "Kanariveien 7" of "Kanariveien 7, 0170 OSLO";
+    - a name of two or more words: first + last name ("Kari Kanari" of "Kari Anne Kanari"),
+      and last name first with a comma ("Kanari, Kari", "Kanari, Kari Anne").
+    A name with the last name first and no comma is not a part: in a table it is what two
+    neighbouring cells look like ("... Hansen" "Per ..."). A single name (first or last
+    alone) is not a part either: it is shared by too many people to be evidence.
+    """
+    parts: set[str] = set()
+    if street := _STREET_AND_NUMBER.match(value):
+        parts.add(street.group(1))
+    words = value.split()
+    if len(words) >= 2 and all(_NAME_WORD.match(word) for word in words):
+        first, last, given = words[0], words[-1], " ".join(words[:-1])
+        parts |= {f"{first} {last}", f"{last}, {first}", f"{last}, {given}"}
+    parts.discard(value.strip())
+    return parts
+
+
+def find_leaks(
+    pdf_path: Path, withheld: Mapping[str, str], released: Iterable[str] = ()
+) -> list[str]:
+    """The sorted item ids of withheld values that can be read out of the PDF.
+
+    `withheld` maps item id -> value. A value also in `released` (another person really
+    has the same value) is skipped, and so is one shorter than three characters once
+    normalised: too short to be evidence. Each value's parts (`value_parts`) are looked
+    for too; a part counts only where no released value explains it.
+    """
+    released = list(released)
+    released_norm = {normalise(v) for v in released}
+    wanted: dict[str, set[str]] = {}
+    wanted_parts: dict[str, set[str]] = {}
+    for item_id, value in withheld.items():
+        norm = normalise(value or "")
+        if len(norm) < MIN_LENGTH or norm in released_norm:
+            continue
+        wanted.setdefault(norm, set()).add(item_id)
+        for part in value_parts(value):
+            part_norm = normalise(part)
+            if len(part_norm) >= MIN_LENGTH and part_norm not in released_norm:
+                wanted_parts.setdefault(part_norm, set()).add(item_id)
+    if not wanted:
+        return []
+    haystack = "\x00".join(normalise(text) for text in pdf_texts(Path(pdf_path)))
+    found = {item_id for norm, ids in wanted.items() if norm in haystack for item_id in ids}
+    hits = [part for part in wanted_parts if part in haystack]
+    if hits:
+        explained = _ReleasedText(released)
+        found |= {item_id for part in hits if not explained.accounts_for(part, haystack)
+                  for item_id in wanted_parts[part]}
+    return sorted(found)
+
+
+class _ReleasedText:
+    """Released values (and their parts), to tell a part that leaked from one that is only
+    a piece of a released value: "kanariveien7" inside a neighbour's "kanariveien71,0170oslo"."""
+
+    def __init__(self, released: list[str]):
+        self._released = released
+        self._forms: set[str] | None = None
+
+    def forms(self) -> set[str]:
+        # built only when a part was found: most answers never need it
+        if self._forms is None:
+            self._forms = {normalise(form) for value in self._released
+                           for form in (value, *value_parts(value))}
+        return self._forms
+
+    def accounts_for(self, part: str, haystack: str) -> bool:
+        """True when every occurrence of `part` lies inside a released value."""
+        containing = sorted((form for form in self.forms() if part in form), key=len, reverse=True)
+        for form in containing:
+            haystack = haystack.replace(form, "\x00")
+        return part not in haystack
+
+
+def check_pdf(
+    pdf_path: Path, withheld: Mapping[str, str], released: Iterable[str] = ()
+) -> None:
+    """Raise LeakFound (naming item ids only) if any withheld value is in the PDF."""
+    leaks = find_leaks(pdf_path, withheld, released)
+    if leaks:
+        raise LeakFound(Path(pdf_path), leaks)

@@ -1,0 +1,217 @@
+"""Render an `Answer` to PDF/A: the public answer and the internal review copy.
+
+Templates are Jinja2 (autoescape, StrictUndefined) under `templates/`; the stylesheets are
+parsed once per process into `weasyprint.CSS` objects and shared, with a single
+`FontConfiguration`, so rendering thousands of classes does not re-parse CSS.
+
+Nothing is ever fetched from the network: the only URLs WeasyPrint may resolve are files
+inside the templates folder.
+
+Determinism: the same `Answer` gives the same bytes. The PDF dates come from
+`decided_date` (`dcterms.created`/`dcterms.modified` in the HTML head), the file identifier
+is a hash of the content (WeasyPrint's `pdf_identifier=True` under PDF/A), and the one
+clock reading WeasyPrint's fontTools fallback would embed is pinned (SOURCE_DATE_EPOCH below).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from functools import cache
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup, escape
+
+from innsyn.answer import (
+    Answer,
+    PupilRow,
+    assert_public,
+    public_row,
+    public_view,
+    row_leaves_no_trace,
+)
+from innsyn.files import atomic_write_bytes
+from innsyn.resources import TEMPLATES_DIR
+
+#: PDF/A-2u: PDF/A-2 level B plus Unicode text for every glyph, so the archived document's
+#: text can always be extracted (and checked by the leak gate). WeasyPrint writes a
+#: ToUnicode map for every embedded (subset) font, which is what level U requires.
+PDF_VARIANT = "pdf/a-2u"
+
+MONTHS = (
+    "januar", "februar", "mars", "april", "mai", "juni",
+    "juli", "august", "september", "oktober", "november", "desember",
+)
+
+CONSENT_LABELS = {
+    "consented": "samtykke gitt",
+    "consent_lifted": "samtykke opphever taushetsplikten",
+    "consent_not_sufficient": "samtykke ikke tilstrekkelig",
+    "overridden": "overstyrt ved juridisk vurdering",
+}
+
+
+def norsk_dato(value: date) -> str:
+    """`28. november 2026`."""
+    return f"{value.day}. {MONTHS[value.month - 1]} {value.year}"
+
+
+def kort_hjemmel(text: str) -> str:
+    """A short form of a legal basis for the review table: `offl. § 13 første ledd, jf. fvl. …`."""
+    for long, short in (("offentleglova", "offl."), ("forvaltningsloven", "fvl.")):
+        text = text.replace(long, short)
+    return text
+
+
+def samtykke(state: str) -> str:
+    label = CONSENT_LABELS.get(state)
+    return f"{label} ({state})" if label else state
+
+
+def uten_punktum(text: str) -> str:
+    return text.strip().rstrip(".")
+
+
+def epost(value: str) -> Markup:
+    """An e-mail address, escaped, that may break after its "@" before anywhere else."""
+    local, at, domain = value.partition("@")
+    if not at:
+        return escape(value)
+    return Markup("{}@<wbr>{}").format(local, domain)
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=jinja2.select_autoescape(["html", "htm", "xml"], default=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=False,
+        lstrip_blocks=False,
+        auto_reload=False,
+    )
+    env.filters["dato"] = norsk_dato
+    env.filters["kort_hjemmel"] = kort_hjemmel
+    env.filters["samtykke"] = samtykke
+    env.filters["uten_punktum"] = uten_punktum
+    env.filters["epost"] = epost
+    return env
+
+
+@cache
+def environment() -> jinja2.Environment:
+    """The process's one Jinja2 environment (templates are compiled once and cached)."""
+    return _environment()
+
+
+#: Font subsets embedded by WeasyPrint's fontTools fallback (used when HarfBuzz-Subset is
+#: not installed) carry a "modified" timestamp, taken from SOURCE_DATE_EPOCH when set and
+#: from the clock otherwise, which would make every render differ. A fixed epoch (2026-01-01
+#: UTC) keeps the output byte-identical; a deployment may set its own.
+SOURCE_DATE_EPOCH = "1767225600"
+
+
+@cache
+def _weasy():
+    """WeasyPrint objects shared by every render in the process: fonts and parsed CSS."""
+    os.environ.setdefault("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
+    import weasyprint
+    from weasyprint.text.fonts import FontConfiguration
+
+    fonts = FontConfiguration()
+    stylesheets = {
+        name: weasyprint.CSS(
+            filename=str(TEMPLATES_DIR / name / f"{name}.css"),
+            font_config=fonts,
+            url_fetcher=_local_fetcher,
+        )
+        for name in ("svar", "intern")
+    }
+    return weasyprint, fonts, stylesheets
+
+
+def _local_fetcher(url: str, timeout: int = 10, ssl_context=None):
+    """Resolve only files inside the templates folder; never touch the network."""
+    from urllib.parse import unquote, urlparse
+
+    import weasyprint
+
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        target = Path(unquote(parsed.path)).resolve()
+        if target.is_relative_to(TEMPLATES_DIR.resolve()):
+            return weasyprint.default_url_fetcher(url, timeout=timeout, ssl_context=ssl_context)
+    raise ValueError(f"innsyn renders offline: refusing to fetch {url!r}")
+
+
+def _vedlegg(answer: Answer):
+    """The class lists attached to the public answer: none when the request is refused."""
+    if answer.outcome == "avslatt":
+        return ()
+    return answer.classes
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+def render_public_html(answer: Answer, *, css_href: str | None = None, front: bool = True,
+                       lists: bool = True) -> str:
+    """The public answer as HTML. `answer` must be `public_view(...)`'s result.
+
+    `front` (the letter) and `lists` (the class lists) select the part to render; a bulk
+    case renders them separately and merges the PDFs.
+    """
+    assert_public(answer)
+    template = environment().get_template("svar/svar.html")
+    return template.render(answer=answer, vedlegg=_vedlegg(answer), css_href=css_href, front=front, lists=lists)
+
+
+def _dropped(row: PupilRow) -> str | None:
+    if row_leaves_no_trace(row):
+        return "Ingen spor i offentlig versjon"
+    if public_row(row) is None:
+        return "Fjernet fra offentlig versjon: ingen opplysninger igjen"
+    return None
+
+
+def render_review_html(answer: Answer, *, css_href: str | None = None, front: bool = True,
+                       lists: bool = True) -> str:
+    """The internal review copy as HTML: every value, withheld ones highlighted."""
+    dropped = {
+        row.student_id: status
+        for class_list in answer.classes
+        for row in class_list.rows
+        if (status := _dropped(row))
+    }
+    public = public_view(answer)
+    template = environment().get_template("intern/intern.html")
+    return template.render(
+        answer=answer,
+        dropped=dropped,
+        vedlegg=_vedlegg(public),
+        public=public,
+        css_href=css_href,
+        front=front,
+        lists=lists,
+    )
+
+
+# --------------------------------------------------------------------------- PDF
+
+
+def _write_pdf(html: str, stylesheet: str, path: Path, *, private: bool) -> None:
+    weasyprint, fonts, stylesheets = _weasy()
+    document = weasyprint.HTML(
+        string=html, base_url=str(TEMPLATES_DIR), url_fetcher=_local_fetcher
+    ).render(stylesheets=[stylesheets[stylesheet]], font_config=fonts)
+    atomic_write_bytes(Path(path), document.write_pdf(pdf_variant=PDF_VARIANT), private=private)
+
+
+def render_public_pdf(answer: Answer, path: Path, *, front: bool = True, lists: bool = True) -> None:
+    """Write the public answer (PDF/A). Raises ValueError if any cell is withheld."""
+    _write_pdf(render_public_html(answer, front=front, lists=lists), "svar", path, private=False)
+
+
+def render_review_pdf(answer: Answer, path: Path, *, front: bool = True, lists: bool = True) -> None:
+    """Write the internal review copy (PDF/A, marked 'Unntatt offentlighet' on every page)."""
+    _write_pdf(render_review_html(answer, front=front, lists=lists), "intern", path, private=True)
