@@ -140,45 +140,27 @@ def scope_text(classes: list[tuple], all_classes: bool, all_schools: bool) -> st
 
 
 def build_answer(
-    con: duckdb.DuckDBPyConnection, case_id: str, policy: Policy, *, status_label: str = ""
+    con: duckdb.DuckDBPyConnection, case_id: str, policy: Policy, *, status_label: str = "",
+    school_id: str | None = None, rows: bool = True,
 ) -> Answer:
-    """The full answer (every value, withheld ones marked), ready for the review copy."""
-    case = con.execute(
+    """The full answer (every value, withheld ones marked), ready for the review copy.
+
+    With `school_id`, only that school's classes are in it (a bulk case renders one school
+    per task); with `rows=False`, the classes are there without their rows (the letter of a
+    bulk case names what is attached). Outcome, grounds, flags and rule summaries always
+    cover the whole case.
+    """
+    (request_id, received_at, decided_at, name, email, kind, org, scope_school, scope_classes) = con.execute(
         """SELECT request_id, received_at, decided_at, requester_name, requester_email,
                   requester_kind, requester_org, scope_school_id, scope_classes
            FROM cases WHERE case_id = ?""",
         [case_id],
     ).fetchone()
-    (request_id, received_at, decided_at, name, email, kind, org, school_id, scope_classes) = case
-    classes = con.execute(sql("case_classes_answered"), {"case_id": case_id}).fetchall()
-    cursor = con.execute(sql("case_answer_items"), {"case_id": case_id})
-    columns = [d[0] for d in cursor.description]
-    items = [dict(zip(columns, row)) for row in cursor.fetchall()]
-
-    items_by_class = defaultdict(list)
-    for item in items:
-        items_by_class[item["class_id"]].append(item)
-    class_lists = []
-    for class_id, _school_id, school_name, class_name, grade in classes:
-        rows, sort_keys = _rows(items_by_class[class_id])
-        rows.sort(key=lambda row: _row_key(row, sort_keys, public=False))
-        class_lists.append(ClassList(class_id, school_name, class_name, grade, tuple(rows)))
-
-    counted = [i for i in items if i["decision"] == "withhold" and not i["no_trace"]]
-    released = sum(1 for i in items if i["decision"] == "release")
-    grounds = []
-    for rule in policy.rules:
-        if any(i["rule"] == rule.id for i in counted):
-            ground = Ground(rule.letter_text, policy.legal_basis(rule))
-            if ground not in grounds:
-                grounds.append(ground)
-    summaries = tuple(
-        RuleSummary(rule.id, policy.legal_basis(rule), rule.explanation,
-                    sum(1 for i in items if i["rule"] == rule.id and i["decision"] == "withhold"),
-                    rule.no_trace)
-        for rule in policy.rules
-        if any(i["rule"] == rule.id for i in items)
-    )
+    every_class = con.execute(sql("case_classes_answered"), {"case_id": case_id, "school_id": None}).fetchall()
+    counts = {row[0]: row[1:] for row in con.execute(sql("case_rule_counts"), {"case_id": case_id}).fetchall()}
+    released = sum(row[0] for row in counts.values())
+    counted = sum(row[2] for row in counts.values())
+    conflicts = sum(row[3] for row in counts.values())
     decided = (decided_at or received_at).astimezone(received_at.tzinfo).date()
     return Answer(
         case_id=case_id,
@@ -186,23 +168,53 @@ def build_answer(
         received_date=received_at.date(),
         decided_date=decided,
         requester=Requester(name=name, email=email, kind=kind, organisation=org),
-        agency_name=MUNICIPAL_AGENCY if school_id == "all" else classes[0][2],
-        scope_text=scope_text(classes, json.loads(scope_classes) == "all", school_id == "all"),
-        outcome=outcome_of(released, len(counted)),
-        grounds=tuple(grounds),
-        classes=tuple(class_lists),
+        agency_name=MUNICIPAL_AGENCY if scope_school == "all" else every_class[0][2],
+        scope_text=scope_text(every_class, json.loads(scope_classes) == "all", scope_school == "all"),
+        outcome=outcome_of(released, counted),
+        grounds=_grounds(policy, counts),
+        classes=_class_lists(con, case_id, school_id) if rows else tuple(
+            ClassList(class_id, school, name, grade, ()) for class_id, _, school, name, grade in every_class),
         policy_label=policy.label,
-        flags=_flags(con, case_id, policy, items),
-        rule_summaries=summaries,
+        flags=_flags(con, case_id, policy, conflicts),
+        rule_summaries=tuple(
+            RuleSummary(rule.id, policy.legal_basis(rule), rule.explanation, counts[rule.id][1], rule.no_trace)
+            for rule in policy.rules if rule.id in counts
+        ),
         status_label=status_label,
     )
 
 
-def _flags(con: duckdb.DuckDBPyConnection, case_id: str, policy: Policy, items: list[dict]) -> tuple[str, ...]:
+def _grounds(policy: Policy, counts: dict) -> tuple[Ground, ...]:
+    """One ground per distinct wording, in policy order; no-trace rules are never named."""
+    grounds: list[Ground] = []
+    for rule in policy.rules:
+        if rule.id in counts and counts[rule.id][2]:
+            ground = Ground(rule.letter_text, policy.legal_basis(rule))
+            if ground not in grounds:
+                grounds.append(ground)
+    return tuple(grounds)
+
+
+def _class_lists(con: duckdb.DuckDBPyConnection, case_id: str, school_id: str | None) -> tuple[ClassList, ...]:
+    classes = con.execute(sql("case_classes_answered"), {"case_id": case_id, "school_id": school_id}).fetchall()
+    cursor = con.execute(sql("case_answer_items"), {"case_id": case_id, "school_id": school_id})
+    columns = [d[0] for d in cursor.description]
+    items_by_class = defaultdict(list)
+    for row in cursor.fetchall():
+        item = dict(zip(columns, row))
+        items_by_class[item["class_id"]].append(item)
+    class_lists = []
+    for class_id, _school_id, school_name, class_name, grade in classes:
+        rows, sort_keys = _rows(items_by_class[class_id])
+        rows.sort(key=lambda row: _row_key(row, sort_keys, public=False))
+        class_lists.append(ClassList(class_id, school_name, class_name, grade, tuple(rows)))
+    return tuple(class_lists)
+
+
+def _flags(con: duckdb.DuckDBPyConnection, case_id: str, policy: Policy, conflicts: int) -> tuple[str, ...]:
     """What the reviewer must look at, in ids and counts."""
     flags = [f"indirect_identification:{class_id}"
              for class_id in thin_classes(con, case_id, policy.settings.min_released_pupils)]
-    conflicts = sum(1 for item in items if item["consent_state"] == "consent_not_sufficient")
     if conflicts:
         flags.append(f"consent_conflicts:{conflicts}")
     return tuple(flags)

@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from innsyn import cases, clock
+from innsyn import cases, clock, review
 from innsyn.db import init_db, init_schema, open_db, transaction
 from innsyn.importer import ImportFailed, import_export
 from innsyn.policy import PolicyError, load_policy
@@ -26,11 +26,20 @@ def run(args: argparse.Namespace, *, db: Path, out: Path) -> dict:
     if args.command == "demo":
         return demo(db, out, args.policy)
     if args.command == "db":
-        return {"init": db_init, "demo-data": db_demo_data, "import": db_import}[args.db_command](args, db)
+        return {"init": db_init, "demo-data": db_demo_data, "import": db_import,
+                "backup": db_backup, "restore": db_restore}[args.db_command](args, db)
     if args.command == "process":
         return process(args.file, db, out, args.policy)
     if args.command == "review":
-        return {"list": review_list, "show": review_show, "approve": review_approve}[args.review_command](args, db, out)
+        handler = {"list": review_list, "show": review_show, "approve": review_approve, "release": review_change,
+                   "withhold": review_change, "log": review_log}[args.review_command]
+        return handler(args, db, out)
+    if args.command == "cases":
+        return list_cases(args, db)
+    if args.command == "report":
+        return {"compliance": report_compliance}[args.report_command](args, db, out)
+    if args.command == "serve":
+        return serve(args, db, out)
     raise BadInput(f"unknown command {args.command!r}")
 
 
@@ -57,6 +66,18 @@ def db_import(args: argparse.Namespace, db: Path) -> dict:
     return {"db": str(db), "imported": counts}
 
 
+def db_backup(args: argparse.Namespace, db: Path) -> dict:
+    from innsyn.backup import backup
+
+    return {"db": str(db), "backup": str(args.target), "tables": backup(db, args.target)}
+
+
+def db_restore(args: argparse.Namespace, db: Path) -> dict:
+    from innsyn.backup import restore
+
+    return {"db": str(db), "restored_from": str(args.source), "tables": restore(db, args.source)}
+
+
 def db_demo_data(args: argparse.Namespace, db: Path) -> dict:
     from innsyn.demo_data import write_demo_export
 
@@ -74,10 +95,11 @@ def db_demo_data(args: argparse.Namespace, db: Path) -> dict:
 
 
 def _config(db: Path, out: Path, policy: Path | None):
-    from innsyn.process_request import RunConfig
+    from innsyn.config import RunConfig
 
     load_policy(policy)  # a broken policy is bad input: say so before anything runs
-    return RunConfig(db=str(db), out=str(out), policy=str(policy) if policy else None, actor=cases.current_user())
+    return RunConfig(db=str(db), out=str(out), policy=str(policy) if policy else None, actor=cases.current_user(),
+                     progress=sys.stderr.isatty())
 
 
 def check_request(file: Path, db: Path) -> None:
@@ -91,8 +113,9 @@ def check_request(file: Path, db: Path) -> None:
 
 
 def process(file: Path, db: Path, out: Path, policy: Path | None) -> dict:
+    load_policy(policy)
+    check_request(file, db)  # before Prefect is even imported: bad input costs no start-up
     config = _config(db, out, policy)
-    check_request(file, db)
     from innsyn.process_request import process_request
 
     result = process_request(str(file), config)
@@ -145,7 +168,7 @@ def _case_or_bad_input(db: Path, case_id: str) -> cases.CaseRow:
 
 
 def review_show(args: argparse.Namespace, db: Path, out: Path) -> dict:
-    from innsyn.process_request import RunConfig, case_result
+    from innsyn.config import RunConfig, case_result
 
     _case_or_bad_input(db, args.case_id)
     config = RunConfig(db=str(db), out=str(out), actor=cases.current_user())
@@ -153,25 +176,90 @@ def review_show(args: argparse.Namespace, db: Path, out: Path) -> dict:
 
 
 def review_approve(args: argparse.Namespace, db: Path, out: Path) -> dict:
-    from innsyn.process_request import case_result, release_case
+    from innsyn.config import case_result
+    from innsyn.render_answer import render_answer
 
     row = _case_or_bad_input(db, args.case_id)
-    reviewer = args.reviewer.strip()
-    if not reviewer:
-        raise BadInput("--reviewer: a name is required")
+    config = _config(db, out, args.policy)
     if row.status == "released":
         print(f"innsyn: case {row.case_id} is already released: nothing changed", file=sys.stderr)
-        return case_result(_config(db, out, args.policy), row.case_id, unchanged=True).model_dump()
-    if row.status not in ("awaiting_review", "approved"):
-        raise BadInput(f"case {row.case_id} is {row.status}, not awaiting review")
-    if reviewer.casefold() == row.registered_by.casefold():
-        raise BadInput(
-            f"four eyes: {reviewer!r} registered case {row.case_id} and cannot also approve it"
-        )
-    config = _config(db, out, args.policy)
-    now = clock.now()
-    with open_db(db) as con, transaction(con):
-        cases.set_status(con, row.case_id, "approved")
-        cases.record_event(con, row.case_id, "approved", reviewer, now)
-    release_case(row.case_id, config, approved_by=reviewer)
+        return case_result(config, row.case_id, unchanged=True).model_dump()
+    with open_db(db) as con:
+        review.approve(con, row, reviewer=args.reviewer, reason=args.reason, policy=load_policy(args.policy),
+                       now=clock.now())
+    render_answer(row.case_id, config, approved_by=args.reviewer.strip())
     return case_result(config, row.case_id).model_dump()
+
+
+def review_change(args: argparse.Namespace, db: Path, out: Path) -> dict:
+    """`review release|withhold CASE ITEM...`: override decisions, then refresh the review copy."""
+    from innsyn.config import case_result
+    from innsyn.render_answer import render_answer
+
+    row = _case_or_bad_input(db, args.case_id)
+    config = _config(db, out, args.policy)
+    changes = [review.ItemChange(item_id=item, decision=args.review_command, rule=getattr(args, "rule", None))
+               for item in args.items]
+    with open_db(db) as con:
+        changed = review.apply_changes(con, row, changes, reviewer=args.reviewer, reason=args.reason,
+                                       policy=load_policy(args.policy), now=clock.now())
+    render_answer(row.case_id, config, publish=False)
+    return {**case_result(config, row.case_id).model_dump(), "changed_items": changed}
+
+
+def review_log(args: argparse.Namespace, db: Path, out: Path) -> dict:
+    from innsyn.redaction_log import export_redaction_log
+
+    _require_db(db)
+    if bool(args.case) == bool(args.date_from or args.date_to):
+        raise BadInput("review log: give either --case CASE or --from DATE --to DATE")
+    with open_db(db, read_only=True) as con:
+        return export_redaction_log(con, out, case_id=args.case, date_from=args.date_from, date_to=args.date_to)
+
+
+# ----------------------------------------------------------------------------- deadlines and reports
+
+
+def list_cases(args: argparse.Namespace, db: Path) -> dict:
+    """`innsyn cases`: every case with its dates in working days, overdue first."""
+    from innsyn import deadlines
+
+    target = deadlines.target_working_days(args.target_days)
+    _require_db(db)
+    today = deadlines.today()
+    with open_db(db, read_only=True) as con:
+        rows = deadlines.case_deadlines(con, on=today, target_days=target,
+                                        open_only=args.open, overdue_only=args.overdue)
+    for row in rows:
+        print(f"  {row.case_id:<16} {row.status:<16} received {row.received_date}  target {row.target_date}  "
+              f"limit {row.implied_refusal_date}  {row.working_days_used} wd  "
+              f"{'OVERDUE ' if row.overdue else ''}{row.deadline_state}", file=sys.stderr)
+    return {"as_of": today.isoformat(), "target_working_days": target,
+            "limit_working_days": deadlines.STATUTORY_WORKING_DAYS, "cases": [row.as_json() for row in rows]}
+
+
+def report_compliance(args: argparse.Namespace, db: Path, out: Path) -> dict:
+    """`innsyn report compliance --from --to`: the PDF and CSV, through the Prefect flow."""
+    from innsyn import deadlines
+
+    target = deadlines.target_working_days(args.target_days)
+    if args.date_from > args.date_to:
+        raise BadInput(f"--from {args.date_from} is after --to {args.date_to}")
+    _require_db(db)
+    from innsyn.compliance_report import ReportConfig, compliance_report
+
+    config = ReportConfig(db=str(db), out=str(out), target_days=target)
+    return compliance_report(args.date_from, args.date_to, config).model_dump()
+
+
+def serve(args: argparse.Namespace, db: Path, out: Path) -> dict:
+    """`innsyn serve`: run the deployments until interrupted (see innsyn.serve)."""
+    from innsyn import deadlines
+
+    target = deadlines.target_working_days(args.target_days)
+    _require_db(db)
+    _config(db, out, args.policy)  # a broken policy is bad input: say so before serving
+    from innsyn.serve import serve_deployments
+
+    names = serve_deployments(db=db, out=out, policy=args.policy, target_days=target)
+    return {"served": names, "stopped": True}

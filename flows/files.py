@@ -35,3 +35,12 @@ def atomic_target(path: Path, *, private: bool) -> Iterator[Path]:
 def atomic_write_bytes(path: Path, data: bytes, *, private: bool) -> None:
     with atomic_target(path, private=private) as tmp:
         tmp.write_bytes(data)
+
+
+def move_into_place(source: Path, target: Path, *, private: bool) -> None:
+    """Rename a finished file (on the same file system) to where readers will find it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if private:
+        os.chmod(target.parent, 0o700)
+    os.chmod(source, 0o600 if private else 0o644)
+    os.replace(source, target)

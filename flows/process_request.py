@@ -19,29 +19,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from innsyn import cases, clock, review
-from innsyn.case_documents import CasePaths, build_answer, publish, write_redaction_log, write_review_copy
+from innsyn.case_documents import CasePaths, build_answer
+from innsyn.config import TASK_OPTIONS, CaseResult, RunConfig, case_result
 from innsyn.db import init_schema, open_db, transaction
-from innsyn.policy import Policy, load_policy
+from innsyn.policy import load_policy
+from innsyn.render_answer import render_answer
 from innsyn.request import parse_request
 from innsyn.screening import ScreeningSummary, screen_case
-
-
-class RunConfig(BaseModel):
-    """Where to work and under which policy. Paths only: safe as Prefect parameters."""
-
-    db: str
-    out: str
-    policy: str | None = None
-    actor: str
-    pause_for_review: bool = False          # wait in the flow for a reviewer (needs a Prefect server)
-    review_timeout_seconds: int = 3 * 24 * 3600
-    review_poll_seconds: int = 10
 
 
 class ReviewInput(RunInput):
@@ -54,22 +43,7 @@ class ReviewInput(RunInput):
                                              description="Item ids to release or withhold, from the review copy")
 
 
-class CaseResult(BaseModel):
-    """The contract's JSON summary of a case (ids, paths and counts only)."""
-
-    case_id: str
-    status: str
-    outcome: str | None
-    public_pdf: str | None
-    review_pdf: str | None
-    withheld_items: int
-    unchanged: bool = False
-
-
-STEP = dict(cache_policy=NO_CACHE, persist_result=False)
-
-
-@task(**STEP)
+@task(**TASK_OPTIONS)
 def register(request_path: str, config: RunConfig) -> str:
     """Register the request as a case, or find the case it already is."""
     path = Path(request_path)
@@ -83,7 +57,7 @@ def register(request_path: str, config: RunConfig) -> str:
     return case_id
 
 
-@task(**STEP)
+@task(**TASK_OPTIONS)
 def screen(case_id: str, config: RunConfig) -> ScreeningSummary:
     """Decide every consented value of the case under the policy in force."""
     policy = load_policy(config.policy)
@@ -107,31 +81,23 @@ def screen(case_id: str, config: RunConfig) -> ScreeningSummary:
     return summary
 
 
-@task(**STEP)
 def hold_for_review(case_id: str, config: RunConfig) -> None:
-    """Write the review copy and wait for a legal reviewer."""
-    outcome = write_review_documents(case_id, config)
+    """Write the review copy (a subflow: a bulk case renders it on all cores) and wait."""
+    render_answer(case_id, config, publish=False)
+    mark_awaiting_review(case_id, config)
+
+
+@task(**TASK_OPTIONS)
+def mark_awaiting_review(case_id: str, config: RunConfig) -> None:
+    policy = load_policy(config.policy)
     with open_db(config.db) as con, transaction(con):
+        outcome = build_answer(con, case_id, policy, rows=False).outcome
         cases.set_status(con, case_id, "awaiting_review", outcome=outcome,
                          review_pdf=str(CasePaths.under(Path(config.out), case_id).review_pdf))
-        cases.record_event(con, case_id, "awaiting_review", config.actor, clock.now(),
-                           policy_version=load_policy(config.policy).version)
+        cases.record_event(con, case_id, "awaiting_review", config.actor, clock.now(), policy_version=policy.version)
 
 
-def write_review_documents(case_id: str, config: RunConfig, status_label: str = "Til juridisk vurdering") -> str:
-    """(Re)write the review copy and the redaction log; returns the outcome they show."""
-    policy = load_policy(config.policy)
-    paths = CasePaths.under(Path(config.out), case_id)
-    with open_db(config.db) as con:
-        answer = build_answer(con, case_id, policy, status_label=status_label)
-        write_redaction_log(con, case_id, paths)
-    write_review_copy(answer, paths)
-    with open_db(config.db) as con:
-        cases.set_status(con, case_id, "awaiting_review", outcome=answer.outcome)
-    return answer.outcome
-
-
-@task(**STEP)
+@task(**TASK_OPTIONS)
 def apply_review(case_id: str, decision: ReviewInput, config: RunConfig) -> bool:
     """Apply a reviewer's changes and, if they approve, record the approval."""
     policy = load_policy(config.policy)
@@ -143,8 +109,6 @@ def apply_review(case_id: str, decision: ReviewInput, config: RunConfig) -> bool
                                  reason=decision.reason, policy=policy, now=now)
         if decision.approve:
             review.approve(con, case, reviewer=decision.reviewer, reason=decision.reason, policy=policy, now=now)
-    if not decision.approve:
-        write_review_documents(case_id, config)
     return decision.approve
 
 
@@ -168,65 +132,6 @@ def wait_for_reviewer(case_id: str, summary: ScreeningSummary, config: RunConfig
         return None
 
 
-@task(**STEP)
-def release(case_id: str, config: RunConfig, approved_by: str | None = None) -> None:
-    """Render the public answer, pass the leak gate, and release it."""
-    release_case(case_id, config, approved_by=approved_by)
-
-
-def release_case(case_id: str, config: RunConfig, approved_by: str | None) -> None:
-    policy = load_policy(config.policy)
-    paths = CasePaths.under(Path(config.out), case_id)
-    with open_db(config.db) as con:
-        _check_same_policy(con, case_id, policy)
-        approved_by = approved_by or _approver(con, case_id)
-        label = f"Godkjent av {approved_by}" if approved_by else "Frigitt uten juridisk vurdering (ingen merknader)"
-        # the decision is taken now: on approval, or on release when no review was needed
-        con.execute("UPDATE cases SET decided_at = ? WHERE case_id = ?", [clock.now(), case_id])
-        answer = build_answer(con, case_id, policy, status_label=label)
-        write_redaction_log(con, case_id, paths)
-    checked = publish(answer, paths)
-    write_review_copy(answer, paths)
-    now = clock.now()
-    with open_db(config.db) as con, transaction(con):
-        cases.set_status(con, case_id, "released", outcome=answer.outcome, public_pdf=str(paths.public_pdf),
-                         review_pdf=str(paths.review_pdf), released_at=now)
-        cases.record_event(con, case_id, "released", approved_by or config.actor, now,
-                           policy_version=policy.version, detail={"leak_gate_values_checked": checked})
-
-
-def _approver(con, case_id: str) -> str | None:
-    """Who approved the case, if anyone (a release resumed after a crash still credits them)."""
-    row = con.execute(
-        "SELECT actor FROM case_events WHERE case_id = ? AND event = 'approved' ORDER BY event_id DESC LIMIT 1",
-        [case_id],
-    ).fetchone()
-    return row[0] if row else None
-
-
-def _check_same_policy(con, case_id: str, policy: Policy) -> None:
-    (recorded,) = con.execute("SELECT policy_hash FROM cases WHERE case_id = ?", [case_id]).fetchone()
-    if recorded != policy.sha256:
-        raise RuntimeError(
-            f"case {case_id} was screened under another policy (sha256 {recorded[:12]}); "
-            f"the policy in force is {policy.label}: run `innsyn process` again to re-screen"
-        )
-
-
-def case_result(config: RunConfig, case_id: str, *, unchanged: bool = False) -> CaseResult:
-    with open_db(config.db, read_only=True) as con:
-        row = cases.find_case(con, case_id)
-        (withheld,) = con.execute(
-            "SELECT count(*) FROM case_items WHERE case_id = ? AND decision = 'withhold' AND NOT no_trace",
-            [case_id],
-        ).fetchone()
-    return CaseResult(
-        case_id=case_id, status=row.status, outcome=row.outcome,
-        public_pdf=row.public_pdf if row.status == "released" else None,
-        review_pdf=row.review_pdf, withheld_items=withheld, unchanged=unchanged,
-    )
-
-
 @flow(name="process-request", log_prints=False)
 def process_request(request_path: str, config: RunConfig) -> CaseResult:
     """One request, end to end. Safe to run again: a released case is left as it is."""
@@ -246,7 +151,7 @@ def process_request(request_path: str, config: RunConfig) -> CaseResult:
             approved_by = review_in_flow(case_id, summary, config)
             if approved_by is None:
                 return case_result(config, case_id)
-    release(case_id, config, approved_by)
+    render_answer(case_id, config, approved_by)
     return case_result(config, case_id)
 
 
@@ -261,6 +166,7 @@ def review_in_flow(case_id: str, summary: ScreeningSummary, config: RunConfig, r
                 return None
         if apply_review(case_id, decision, config):
             return decision.reviewer
+        render_answer(case_id, config, publish=False)  # show the reviewer their changes
     return None
 
 

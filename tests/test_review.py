@@ -20,7 +20,8 @@ import pytest
 from innsyn import cases, clock
 from innsyn.db import open_db
 from innsyn.policy import load_policy
-from innsyn.process_request import ReviewInput, RunConfig, process_request, release_case
+from innsyn.process_request import ReviewInput, RunConfig, process_request
+from innsyn.render_answer import render_answer
 from innsyn.request import BadInput
 from innsyn.review import ItemChange, apply_changes, approve
 
@@ -72,7 +73,7 @@ def test_an_override_with_a_reason_shows_in_the_pdf_the_log_and_the_events(prefe
         apply_changes(db, case, [ItemChange(item_id=item, decision="release")], reviewer="Lise Jurist",
                       reason="Institusjonen er nedlagt", policy=load_policy(), now=clock.now())
         approve(db, case, reviewer="Lise Jurist", reason=None, policy=load_policy(), now=clock.now())
-    release_case(result.case_id, case_files, approved_by="Lise Jurist")
+    render_answer(result.case_id, case_files, approved_by="Lise Jurist")
 
     public = pdf_text(Path(case_files.out) / "public" / result.case_id / "svar.pdf")
     assert squeeze("Thereses gt. 12b") in public          # released by the reviewer

@@ -1,0 +1,247 @@
+"""Render a case's documents: the review copy, and on release the public answer.
+
+A request for one school's classes becomes one document: the letter, then the lists. A bulk
+request (several schools, up to every class in Oslo) is split into coarse tasks, one per
+school, that run in parallel processes on all cores: each renders its school's lists (review
+copy, and public part when publishing) and passes the public part through the leak gate in
+the worker. The parts are merged behind the front (the letter; the review summary) into one
+PDF with a bookmark per school and class; the merged file's metadata, bookmarks and
+annotations are checked once more, and only then is it renamed into the public folder.
+
+Finished parts are kept in a private staging folder named by the hash of the decisions, so a
+run that dies halfway resumes without redoing them, and a changed decision (a reviewer's
+override) renders them again. Nothing is public until every part is done.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.futures import as_completed
+from prefect.task_runners import ProcessPoolTaskRunner
+from pypdf import PdfReader, PdfWriter
+
+from innsyn import cases, clock, leak_gate, render
+from innsyn.case_documents import (
+    CasePaths, build_answer, public_answer, publish, write_redaction_log, write_review_copy,
+)
+from innsyn.config import TASK_OPTIONS, RunConfig
+from innsyn.db import open_db, transaction
+from innsyn.files import atomic_target, move_into_place
+from innsyn.policy import Policy, load_policy
+from innsyn.resources import sql
+from innsyn.screening import summarise
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What rendering one case involves (ids and labels only)."""
+
+    case_id: str
+    schools: tuple[str, ...]
+    status_label: str
+    approved_by: str | None
+    data_hash: str
+    publish: bool
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return ("internal", "public") if self.publish else ("internal",)
+
+    @property
+    def bulk(self) -> bool:
+        return len(self.schools) > 1
+
+
+def staging_dir(config: RunConfig, plan: Plan) -> Path:
+    """Private work folder for a bulk case's parts; its name changes with the decisions."""
+    return Path(config.out) / ".staging" / plan.case_id / plan.data_hash[:16]
+
+
+@task(**TASK_OPTIONS)
+def prepare(case_id: str, config: RunConfig, approved_by: str | None, publish: bool) -> Plan:
+    """Fix the decision time and say who approved; refuse a case screened under another policy."""
+    policy = load_policy(config.policy)
+    with open_db(config.db) as con:
+        _check_same_policy(con, case_id, policy)
+        approved_by = approved_by or _approver(con, case_id)
+        if publish:
+            # the decision is taken now: on approval, or on release when no review was needed
+            con.execute("UPDATE cases SET decided_at = ? WHERE case_id = ?", [clock.now(), case_id])
+        schools = tuple(s for (s,) in con.execute(
+            "SELECT DISTINCT school_id FROM case_classes WHERE case_id = ? ORDER BY school_id", [case_id]
+        ).fetchall())
+        data_hash = summarise(con, case_id, policy).data_hash
+        write_redaction_log(con, case_id, CasePaths.under(Path(config.out), case_id))
+    if not publish:
+        label = "Til juridisk vurdering"
+    elif approved_by:
+        label = f"Godkjent av {approved_by}"
+    else:
+        label = "Frigitt uten juridisk vurdering (ingen merknader)"
+    return Plan(case_id, schools, label, approved_by, data_hash, publish)
+
+
+@task(**TASK_OPTIONS)
+def render_whole(plan: Plan, config: RunConfig) -> int:
+    """One school: letter and lists in one document, gated, published; then the review copy."""
+    policy = load_policy(config.policy)
+    paths = CasePaths.under(Path(config.out), plan.case_id)
+    with open_db(config.db, read_only=True) as con:
+        answer = build_answer(con, plan.case_id, policy, status_label=plan.status_label)
+    checked = publish(answer, paths) if plan.publish else 0
+    write_review_copy(answer, paths)
+    return checked
+
+
+@task(**TASK_OPTIONS)
+def render_school(plan: Plan, school_id: str, config: RunConfig) -> int:
+    """One school's lists of a bulk case, public and review copy; returns values gated."""
+    staging = staging_dir(config, plan)
+    parts = {kind: staging / kind / f"{school_id}.pdf" for kind in plan.kinds}
+    if all(part.exists() for part in parts.values()):
+        return 0  # done by an earlier run with the same decisions
+    policy = load_policy(config.policy)
+    with open_db(config.db, read_only=True) as con:
+        answer = build_answer(con, plan.case_id, policy, status_label=plan.status_label, school_id=school_id)
+        withheld = dict(con.execute(sql("case_withheld_values"), {"case_id": plan.case_id}).fetchall())
+    with atomic_target(parts["internal"], private=True) as tmp:
+        render.render_review_pdf(answer, tmp, front=False)
+    if not plan.publish:
+        return 0
+    released = [cell.value for cell in answer.cells() if not cell.withheld]
+    with atomic_target(parts["public"], private=True) as tmp:
+        render.render_public_pdf(public_answer(answer), tmp, front=False)
+        leak_gate.check_pdf(tmp, withheld, released)
+    return len(withheld)
+
+
+@task(**TASK_OPTIONS)
+def render_fronts(plan: Plan, config: RunConfig) -> None:
+    """The letter (public) and the case summary (review copy) of a bulk case."""
+    staging = staging_dir(config, plan)
+    policy = load_policy(config.policy)
+    with open_db(config.db, read_only=True) as con:
+        answer = build_answer(con, plan.case_id, policy, status_label=plan.status_label, rows=False)
+    with atomic_target(staging / "internal" / "_front.pdf", private=True) as tmp:
+        render.render_review_pdf(answer, tmp, lists=False)
+    if plan.publish:
+        with atomic_target(staging / "public" / "_front.pdf", private=True) as tmp:
+            render.render_public_pdf(public_answer(answer), tmp, lists=False)
+
+
+@task(**TASK_OPTIONS)
+def merge_parts(plan: Plan, config: RunConfig) -> int:
+    """Merge front + school parts; gate the merged file's metadata and bookmarks; publish."""
+    staging = staging_dir(config, plan)
+    paths = CasePaths.under(Path(config.out), plan.case_id)
+    with open_db(config.db, read_only=True) as con:
+        withheld = dict(con.execute(sql("case_withheld_values"), {"case_id": plan.case_id}).fetchall())
+    targets = {"internal": paths.review_pdf, "public": paths.public_pdf}
+    for kind in plan.kinds:
+        target, private = targets[kind], kind == "internal"
+        parts = [staging / kind / "_front.pdf", *(staging / kind / f"{s}.pdf" for s in plan.schools)]
+        merged = staging / kind / "_merged.pdf"
+        with atomic_target(merged, private=True) as tmp:
+            pages = _merge(parts, tmp)
+        if len(PdfReader(merged).pages) != pages:
+            raise RuntimeError(f"case {plan.case_id}: the merged {kind} answer lost pages")
+        if kind == "public":
+            # every page's text was gated in its part; what merging adds is checked here
+            leak_gate.check_pdf(merged, withheld, page_text=False)
+        move_into_place(merged, target, private=private)
+    if plan.publish:
+        shutil.rmtree(Path(config.out) / ".staging" / plan.case_id, ignore_errors=True)
+    return len(withheld)
+
+
+def _merge(parts: list[Path], target: Path) -> int:
+    """Concatenate PDFs, keeping the first one's PDF/A metadata and every part's bookmarks."""
+    writer = PdfWriter(clone_from=str(parts[0]))
+    for part in parts[1:]:
+        writer.append(str(part))
+    with open(target, "wb") as handle:
+        writer.write(handle)
+    return len(writer.pages)
+
+
+@task(**TASK_OPTIONS)
+def finish(plan: Plan, config: RunConfig, checked: int) -> None:
+    """Record the release: status, paths, and an event with the count of values gated."""
+    policy = load_policy(config.policy)
+    paths = CasePaths.under(Path(config.out), plan.case_id)
+    with open_db(config.db, read_only=True) as con:
+        outcome = build_answer(con, plan.case_id, policy, rows=False).outcome
+    now = clock.now()
+    with open_db(config.db) as con, transaction(con):
+        cases.set_status(con, plan.case_id, "released", outcome=outcome, public_pdf=str(paths.public_pdf),
+                         review_pdf=str(paths.review_pdf), released_at=now)
+        cases.record_event(con, plan.case_id, "released", plan.approved_by or config.actor, now,
+                           policy_version=policy.version, data_hash=plan.data_hash,
+                           detail={"leak_gate_values_checked": checked, "schools": len(plan.schools)})
+
+
+@flow(name="render-answer", task_runner=ProcessPoolTaskRunner(), log_prints=False)
+def render_answer(case_id: str, config: RunConfig, approved_by: str | None = None, publish: bool = True) -> None:
+    """Render the review copy and, when `publish`, gate and release the public answer."""
+    plan = prepare(case_id, config, approved_by, publish)
+    if not plan.bulk:
+        checked = render_whole(plan, config)
+    else:
+        render_fronts(plan, config)
+        futures = [render_school.submit(plan, school_id, config) for school_id in plan.schools]
+        _wait_with_progress(futures, plan, config)
+        checked = merge_parts(plan, config)
+    if publish:
+        finish(plan, config, checked)
+
+
+def _wait_with_progress(futures: list, plan: Plan, config: RunConfig) -> None:
+    """Wait for every school, showing progress in Prefect and (from the CLI) on stderr."""
+    total = len(futures)
+    artifact = create_progress_artifact(0.0, key=None, description=f"Case {plan.case_id}: schools rendered")
+    started = time.monotonic()
+    for done, future in enumerate(as_completed(futures), start=1):  # noqa: B007
+        future.result()  # a failed school fails the case; finished parts stay for a re-run
+        update_progress_artifact(artifact, 100.0 * done / total)
+        if config.progress:
+            _progress_bar(done, total, time.monotonic() - started)
+    if config.progress:
+        print(file=sys.stderr)
+    get_run_logger().info("case %s: %d schools rendered", plan.case_id, total)
+
+
+def _progress_bar(done: int, total: int, elapsed: float) -> None:
+    width = 30
+    filled = width * done // total
+    rate = done / elapsed if elapsed else 0.0
+    print(f"\r  rendering [{'#' * filled}{'.' * (width - filled)}] {done}/{total} schools"
+          f"  {rate:.1f}/s", end="", file=sys.stderr, flush=True)
+
+
+def _approver(con, case_id: str) -> str | None:
+    """Who approved the case, if anyone (a release resumed after a crash still credits them)."""
+    row = con.execute(
+        "SELECT actor FROM case_events WHERE case_id = ? AND event = 'approved' ORDER BY event_id DESC LIMIT 1",
+        [case_id],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _check_same_policy(con, case_id: str, policy: Policy) -> None:
+    (recorded,) = con.execute("SELECT policy_hash FROM cases WHERE case_id = ?", [case_id]).fetchone()
+    if recorded != policy.sha256:
+        raise RuntimeError(
+            f"case {case_id} was screened under another policy (sha256 {recorded[:12]}); "
+            f"the policy in force is {policy.label}: run `innsyn process` again to re-screen"
+        )
+
+
+if __name__ == "__main__":
+    render_answer.serve(name="render-answer")
