@@ -75,7 +75,9 @@ def prepare(case_id: str, config: RunConfig, approved_by: str | None, publish: b
             # the decision is taken now: on approval, or on release when no review was needed
             con.execute("UPDATE cases SET decided_at = ? WHERE case_id = ?", [clock.now(), case_id])
         schools = tuple(s for (s,) in con.execute(
-            "SELECT DISTINCT school_id FROM case_classes WHERE case_id = ? ORDER BY school_id", [case_id]
+            # the order sql/case_classes_answered.sql gives a single document's lists
+            """SELECT school_id FROM case_classes WHERE case_id = ?
+               GROUP BY school_id, school_name ORDER BY school_name, school_id""", [case_id]
         ).fetchall())
         data_hash = summarise(con, case_id, policy).data_hash
         write_redaction_log(con, case_id, CasePaths.under(Path(config.out), case_id))
@@ -101,12 +103,14 @@ def render_whole(plan: Plan, config: RunConfig) -> int:
 
 
 @task(**TASK_OPTIONS)
-def render_school(plan: Plan, school_id: str, config: RunConfig) -> int:
-    """One school's lists of a bulk case, public and review copy; returns values gated."""
+def render_school(plan: Plan, school_id: str, config: RunConfig) -> bool:
+    """One school's lists of a bulk case, public and review copy, the public part gated.
+
+    Returns True when an earlier run with the same decisions had already done it."""
     staging = staging_dir(config, plan)
     parts = {kind: staging / kind / f"{school_id}.pdf" for kind in plan.kinds}
     if all(part.exists() for part in parts.values()):
-        return 0  # done by an earlier run with the same decisions
+        return True
     policy = load_policy(config.policy)
     with open_db(config.db, read_only=True) as con:
         answer = build_answer(con, plan.case_id, policy, status_label=plan.status_label, school_id=school_id)
@@ -114,12 +118,12 @@ def render_school(plan: Plan, school_id: str, config: RunConfig) -> int:
     with atomic_target(parts["internal"], private=True) as tmp:
         render.render_review_pdf(answer, tmp, front=False)
     if not plan.publish:
-        return 0
+        return False
     released = [cell.value for cell in answer.cells() if not cell.withheld]
     with atomic_target(parts["public"], private=True) as tmp:
         render.render_public_pdf(public_answer(answer), tmp, front=False)
         leak_gate.check_pdf(tmp, withheld, released)
-    return len(withheld)
+    return False
 
 
 @task(**TASK_OPTIONS)
@@ -172,7 +176,7 @@ def _merge(parts: list[Path], target: Path) -> int:
 
 
 @task(**TASK_OPTIONS)
-def finish(plan: Plan, config: RunConfig, checked: int) -> None:
+def finish(plan: Plan, config: RunConfig, checked: int, reused: int = 0) -> None:
     """Record the release: status, paths, and an event with the count of values gated."""
     policy = load_policy(config.policy)
     paths = CasePaths.under(Path(config.out), plan.case_id)
@@ -184,37 +188,42 @@ def finish(plan: Plan, config: RunConfig, checked: int) -> None:
                          review_pdf=str(paths.review_pdf), released_at=now)
         cases.record_event(con, plan.case_id, "released", plan.approved_by or config.actor, now,
                            policy_version=policy.version, data_hash=plan.data_hash,
-                           detail={"leak_gate_values_checked": checked, "schools": len(plan.schools)})
+                           detail={"leak_gate_values_checked": checked, "schools": len(plan.schools),
+                                   "schools_reused_from_earlier_run": reused})
 
 
 @flow(name="render-answer", task_runner=ProcessPoolTaskRunner(), log_prints=False)
 def render_answer(case_id: str, config: RunConfig, approved_by: str | None = None, publish: bool = True) -> None:
     """Render the review copy and, when `publish`, gate and release the public answer."""
     plan = prepare(case_id, config, approved_by, publish)
+    reused = 0
     if not plan.bulk:
         checked = render_whole(plan, config)
     else:
         render_fronts(plan, config)
         futures = [render_school.submit(plan, school_id, config) for school_id in plan.schools]
-        _wait_with_progress(futures, plan, config)
+        reused = _wait_with_progress(futures, plan, config)
         checked = merge_parts(plan, config)
     if publish:
-        finish(plan, config, checked)
+        finish(plan, config, checked, reused)
 
 
-def _wait_with_progress(futures: list, plan: Plan, config: RunConfig) -> None:
-    """Wait for every school, showing progress in Prefect and (from the CLI) on stderr."""
+def _wait_with_progress(futures: list, plan: Plan, config: RunConfig) -> int:
+    """Wait for every school, showing progress in Prefect and (from the CLI) on stderr.
+
+    Returns how many schools an earlier run had already rendered."""
     total = len(futures)
     artifact = create_progress_artifact(0.0, key=None, description=f"Case {plan.case_id}: schools rendered")
-    started = time.monotonic()
-    for done, future in enumerate(as_completed(futures), start=1):  # noqa: B007
-        future.result()  # a failed school fails the case; finished parts stay for a re-run
+    started, reused = time.monotonic(), 0
+    for done, future in enumerate(as_completed(futures), start=1):
+        reused += future.result()  # a failed school fails the case; finished parts stay for a re-run
         update_progress_artifact(artifact, 100.0 * done / total)
         if config.progress:
             _progress_bar(done, total, time.monotonic() - started)
     if config.progress:
         print(file=sys.stderr)
-    get_run_logger().info("case %s: %d schools rendered", plan.case_id, total)
+    get_run_logger().info("case %s: %d schools rendered (%d from an earlier run)", plan.case_id, total, reused)
+    return reused
 
 
 def _progress_bar(done: int, total: int, elapsed: float) -> None:

@@ -1,0 +1,102 @@
+"""Bulk requests: every class of every school, one letter, one merged PDF, resumable.
+
+Two small schools stand in for Oslo. The case is rendered by the real render-answer flow
+(one task per school in a process pool), read back with pypdf, and broken halfway once to
+show that finished schools are not rendered again and nothing partial is released.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pypdf
+import pytest
+
+from innsyn.process_request import RunConfig, process_request
+from innsyn.render_answer import render_answer
+
+from conftest import write_request
+
+CANARY = "Kanarifugl Hemmeligsen"
+
+
+def squeeze(text: str) -> str:
+    return "".join(text.split()).casefold()
+
+
+def outline_titles(reader: pypdf.PdfReader) -> list:
+    def walk(items):
+        return [walk(item) if isinstance(item, list) else item.title for item in items]
+    return walk(reader.outline)
+
+
+@pytest.fixture
+def two_schools(tmp_path: Path, con, register) -> RunConfig:
+    register.school("S002", "Bjølsen skole")
+    register.klass("3A", school_id="S002", grade=3)
+    register.klass("6C", grade=6)
+    register.pupil("Åse", "Sæther")
+    register.pupil("Ola", "Berg", class_id="S001-6C")
+    register.pupil("Ánte", "Somby", class_id="S002-3A")
+    register.pupil("Kanarifugl", "Hemmeligsen", class_id="S002-3A", protection="fortrolig")
+    con.close()
+    write_request(tmp_path / "request.json", request_id="2026/5000", scope={"school_id": "all", "classes": "all"})
+    return RunConfig(db=str(tmp_path / "innsyn.duckdb"), out=str(tmp_path / "out"), actor="saksbehandler")
+
+
+def released_event(config: RunConfig) -> dict:
+    with duckdb.connect(config.db, read_only=True) as db:
+        (detail,) = db.execute("SELECT detail FROM case_events WHERE event = 'released'").fetchone()
+    return json.loads(detail)
+
+
+def approve_in_db(config: RunConfig, case_id: str) -> None:
+    from innsyn import cases, clock
+    from innsyn.db import open_db
+    from innsyn.policy import load_policy
+    from innsyn.review import approve
+
+    with open_db(config.db) as db:
+        approve(db, cases.find_case(db, case_id), reviewer="Lise Jurist", reason=None, policy=load_policy(),
+                now=clock.now())
+
+
+def test_every_class_of_every_school_in_one_merged_answer(prefect_server, two_schools, tmp_path):
+    case = process_request(str(tmp_path / "request.json"), two_schools)
+    assert case.status == "awaiting_review"  # a graded address: a lawyer looks first
+    approve_in_db(two_schools, case.case_id)
+    render_answer(case.case_id, two_schools, approved_by="Lise Jurist")
+
+    public = pypdf.PdfReader(Path(two_schools.out) / "public" / case.case_id / "svar.pdf")
+    text = squeeze("\n".join(page.extract_text() for page in public.pages))
+    assert text.count(squeeze("Svar på innsynskrav")) == 1          # one letter for the whole request
+    assert all(squeeze(name) in text for name in ("Åse Sæther", "Ola Berg", "Ánte Somby"))
+    assert squeeze(CANARY) not in text
+    assert outline_titles(public) == ["Svar på innsynskrav",
+                                      "Bjølsen skole", ["Klasseliste 3A"],
+                                      "Sagene skole", ["Klasseliste 5B", "Klasseliste 6C"]]
+    assert "/OutputIntents" in public.trailer["/Root"]               # the letter's PDF/A identity is kept
+    review = pypdf.PdfReader(Path(two_schools.out) / "internal" / case.case_id / "intern.pdf")
+    assert squeeze(CANARY) in squeeze("\n".join(page.extract_text() for page in review.pages))
+
+
+def test_a_bulk_case_that_fails_halfway_resumes_without_redoing_schools(prefect_server, two_schools, tmp_path):
+    case = process_request(str(tmp_path / "request.json"), two_schools)
+    approve_in_db(two_schools, case.case_id)
+    blocker = Path(two_schools.out) / "public" / case.case_id  # a file where the answer's folder must go
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("not a folder")
+
+    with pytest.raises(Exception):
+        render_answer(case.case_id, two_schools, approved_by="Lise Jurist")
+    with duckdb.connect(two_schools.db, read_only=True) as db:
+        assert db.execute("SELECT status FROM cases").fetchone()[0] == "approved"  # not released
+    assert not list(Path(two_schools.out).rglob("svar.pdf"))
+
+    blocker.unlink()
+    render_answer(case.case_id, two_schools, approved_by="Lise Jurist")
+    assert released_event(two_schools)["schools_reused_from_earlier_run"] == 2
+    assert (Path(two_schools.out) / "public" / case.case_id / "svar.pdf").exists()
+    assert not (Path(two_schools.out) / ".staging" / case.case_id).exists()
