@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     import_ = db_commands.add_parser("import", help="import a school system export folder (all or nothing)")
     _common(import_)
     import_.add_argument("folder", type=Path)
+    backup = db_commands.add_parser("backup", help="write a consistent copy of the database to a new file")
+    _common(backup)
+    backup.add_argument("--to", type=Path, required=True, dest="target", help="the backup file to write (must not exist)")
+    restore = db_commands.add_parser("restore", help="replace the database's content with a backup")
+    _common(restore)
+    restore.add_argument("source", type=Path, help="a file written by `innsyn db backup`")
 
     process = commands.add_parser("process", help="process one request end to end")
     _common(process, writes_files=True)
@@ -69,7 +75,50 @@ def build_parser() -> argparse.ArgumentParser:
     _common(approve, writes_files=True)
     approve.add_argument("case_id")
     approve.add_argument("--reviewer", required=True)
+    approve.add_argument("--reason", default=None, help="optional note recorded with the approval")
+    for decision in ("release", "withhold"):
+        change = review_commands.add_parser(decision, help=f"{decision} the named items (ids from the review copy)")
+        _common(change, writes_files=True)
+        change.add_argument("case_id")
+        change.add_argument("items", nargs="+", metavar="ITEM")
+        change.add_argument("--reviewer", required=True)
+        change.add_argument("--reason", required=True, help="why: recorded in the log and the events")
+        if decision == "withhold":
+            change.add_argument("--rule", default=None, help="the policy rule whose legal basis applies")
+    log = review_commands.add_parser("log", help="export the redaction log as CSV and Parquet")
+    _common(log, writes_files=True)
+    log.add_argument("--case", default=None)
+    log.add_argument("--from", dest="date_from", type=_date, default=None)
+    log.add_argument("--to", dest="date_to", type=_date, default=None)
+
+    target_help = "target in working days (default: $INNSYN_TARGET_WORKING_DAYS or 3)"
+    cases = commands.add_parser("cases", help="cases with their deadlines in working days, overdue first")
+    _common(cases)
+    cases.add_argument("--open", action="store_true", help="only cases not yet answered")
+    cases.add_argument("--overdue", action="store_true", help="only open cases past the target date")
+    cases.add_argument("--target-days", type=int, default=None, help=target_help)
+
+    report = commands.add_parser("report", help="reports on how we keep the law")
+    report_commands = report.add_subparsers(dest="report_command", required=True, parser_class=_Parser)
+    compliance = report_commands.add_parser("compliance", help="the compliance report (PDF and CSV) for a period")
+    _common(compliance, writes_files=True)
+    compliance.add_argument("--from", dest="date_from", type=_date, required=True, help="first day, YYYY-MM-DD")
+    compliance.add_argument("--to", dest="date_to", type=_date, required=True, help="last day, YYYY-MM-DD")
+    compliance.add_argument("--target-days", type=int, default=None, help=target_help)
+
+    serve = commands.add_parser("serve", help="run the Prefect deployments: request processing, the weekly report")
+    _common(serve, writes_files=True)
+    serve.add_argument("--target-days", type=int, default=None, help=target_help)
     return parser
+
+
+def _date(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
 
 
 def _paths(args: argparse.Namespace) -> tuple[Path, Path]:
@@ -79,6 +128,8 @@ def _paths(args: argparse.Namespace) -> tuple[Path, Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Prefect's temporary server may start slowly on a busy 2-core machine: wait, don't fail.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     from innsyn import commands  # imported late: `innsyn --help` stays fast
 
     try:

@@ -27,7 +27,7 @@ FIXED_NOW = "2026-11-24T10:00:00+01:00"
 # Property-based tests: a fast profile for every run, a long one for the nightly job
 # (HYPOTHESIS_PROFILE=nightly). Screening takes ~0.2 s per example, hence no deadline.
 settings.register_profile("default", max_examples=60, deadline=None)
-settings.register_profile("nightly", max_examples=2000, deadline=None)
+settings.register_profile("nightly", max_examples=1000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
@@ -233,6 +233,17 @@ def innsyn_env(workdir: Path, prefect_api_url: str, user: str = "saksbehandler")
 def innsyn(workdir: Path, prefect_api_url: str, *args: str, user: str = "saksbehandler") -> subprocess.CompletedProcess:
     env = innsyn_env(workdir, prefect_api_url, user)
     return subprocess.run([INNSYN, *args], cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
+
+
+
+def dump_tables(db_path: Path) -> dict[str, list[tuple]]:
+    """Every row of every table in the database file, sorted: its whole content."""
+    with innsyn_db.open_db(db_path, read_only=True) as connection:
+        tables = connection.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_catalog = current_database() ORDER BY table_name"
+        ).fetchall()
+        return {t: sorted(connection.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for (t,) in tables}
 
 
 def pdf_text(path: Path) -> str:

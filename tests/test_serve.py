@@ -1,0 +1,127 @@
+"""`innsyn serve` and prefect.yaml: the weekly report on Monday 07:00 Oslo time, requests on demand.
+
+The deployments are registered with the session's real Prefect server and read back from it;
+the schedule's next dates are asked of Prefect's own cron schedule across the switch to
+summer time; prefect.yaml must declare the same deployments; and `innsyn serve` itself starts,
+registers them, and stops cleanly on SIGTERM with its JSON on stdout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import INNSYN, innsyn, innsyn_env
+from innsyn.compliance_report import ReportConfig
+from innsyn.process_request import RunConfig
+from innsyn.serve import REPORT_DEPLOYMENT, build_deployments
+
+PROJECT = Path(__file__).resolve().parents[1]
+REPORT = f"compliance-report/{REPORT_DEPLOYMENT}"
+PROCESS = "process-request/process-request"
+
+
+@pytest.fixture
+def deployments(tmp_path):
+    return {deployment.full_name: deployment for deployment in
+            build_deployments(db=tmp_path / "innsyn.duckdb", out=tmp_path / "out", target_days=2, actor="innsyn-service")}
+
+
+def test_the_report_runs_weekly_and_requests_on_demand(deployments, tmp_path):
+    assert set(deployments) == {REPORT, PROCESS}
+    (schedule,) = deployments[REPORT].schedules
+    assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 7 * * 1", "Europe/Oslo")
+    assert not deployments[PROCESS].schedules
+    # the service's own paths and target, absolute, so a run finds them from anywhere
+    assert deployments[REPORT].parameters["config"] == {
+        "db": str(tmp_path / "innsyn.duckdb"), "out": str(tmp_path / "out"), "target_days": 2}
+    assert deployments[PROCESS].parameters["config"]["actor"] == "innsyn-service"
+    assert deployments[REPORT].entrypoint == "innsyn.compliance_report.compliance_report"
+
+
+def test_the_schedule_is_registered_with_its_cron_and_time_zone(deployments, prefect_server):
+    from prefect import get_client
+    from prefect.server.schemas.schedules import CronSchedule
+
+    for deployment in deployments.values():
+        deployment.apply()
+    with get_client(sync_client=True) as client:
+        registered = client.read_deployment_by_name(REPORT)
+        on_demand = client.read_deployment_by_name(PROCESS)
+    (schedule,) = registered.schedules
+    assert (schedule.schedule.cron, schedule.schedule.timezone, schedule.active) == ("0 7 * * 1", "Europe/Oslo", True)
+    assert on_demand.schedules == []
+
+    # 07:00 in Oslo before and after the clocks go forward on 29 March 2026
+    dates = asyncio.run(CronSchedule(cron=schedule.schedule.cron, timezone=schedule.schedule.timezone)
+                        .get_dates(n=3, start=datetime(2026, 3, 20, tzinfo=timezone.utc)))
+    assert [moment.astimezone(timezone.utc) for moment in dates] == [
+        datetime(2026, 3, 23, 6, 0, tzinfo=timezone.utc),
+        datetime(2026, 3, 30, 5, 0, tzinfo=timezone.utc),
+        datetime(2026, 4, 6, 5, 0, tzinfo=timezone.utc),
+    ]
+
+
+def test_prefect_yaml_declares_the_same_deployments_for_a_work_pool(monkeypatch):
+    from prefect.flows import load_flow_from_entrypoint
+    from prefect.utilities.templating import apply_values
+
+    monkeypatch.setenv("INNSYN_HOME", "/srv/innsyn")
+    declared = yaml.safe_load((PROJECT / "prefect.yaml").read_text(encoding="utf-8"))
+    by_name = {d["name"]: apply_values(d, {}) for d in declared["deployments"]}
+    assert set(by_name) == {"process-request", REPORT_DEPLOYMENT}
+
+    report = by_name[REPORT_DEPLOYMENT]
+    assert report["schedules"] == [{"cron": "0 7 * * 1", "timezone": "Europe/Oslo"}]
+    assert ReportConfig(**report["parameters"]["config"]).db == "/srv/innsyn/data/innsyn.duckdb"
+    assert RunConfig(**by_name["process-request"]["parameters"]["config"]).out == "/srv/innsyn/out"
+    for deployment in by_name.values():
+        assert deployment["work_pool"]["name"] == "innsyn"
+        flow = load_flow_from_entrypoint(str(PROJECT / deployment["entrypoint"]))
+        assert flow.name == deployment["entrypoint"].split(":")[1].replace("_", "-")
+
+
+def test_innsyn_serve_registers_the_deployments_and_stops_on_sigterm(tmp_path, prefect_api_url):
+    from prefect import get_client
+
+    innsyn(tmp_path, prefect_api_url, "db", "init")
+    env = innsyn_env(tmp_path, prefect_api_url)
+    service = subprocess.Popen([INNSYN, "serve"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        served = None
+        while served is None and time.monotonic() < deadline and service.poll() is None:
+            time.sleep(1)
+            with get_client(sync_client=True) as client:
+                found = client.read_deployments()
+            served = next((d for d in found if d.name == REPORT_DEPLOYMENT
+                           and d.parameters.get("config", {}).get("db") == str(tmp_path / "innsyn.duckdb")), None)
+        assert served is not None, "innsyn serve did not register the weekly report"
+        assert served.schedules[0].schedule.cron == "0 7 * * 1"
+        service.send_signal(signal.SIGTERM)
+        stdout, stderr = service.communicate(timeout=120)
+    finally:
+        if service.poll() is None:
+            service.kill()
+            service.communicate()
+    assert service.returncode == 0, stderr
+    assert json.loads(stdout) == {"served": [PROCESS, REPORT], "stopped": True}
+    assert "Mondays 07:00 Europe/Oslo" in stderr
+
+
+def test_innsyn_serve_without_a_database_is_bad_input(tmp_path):
+    result = subprocess.run([INNSYN, "serve", "--db", str(tmp_path / "none.duckdb")], cwd=tmp_path,
+                            env={**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "no database" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
