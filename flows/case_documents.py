@@ -9,8 +9,8 @@ renamed, so a crash never leaves a half-written PDF where a reader would take it
 
 from __future__ import annotations
 
+import contextlib
 import json
-import tempfile
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -24,7 +24,7 @@ from innsyn.answer import (
     Answer, Cell, ClassList, Ground, GuardianLine, PupilRow, Requester, RuleSummary, public_view,
 )
 from innsyn.policy import Policy
-from innsyn.files import atomic_target, atomic_write_bytes
+from innsyn.files import atomic_target, move_into_place
 from innsyn.redaction_log import write_case_log
 from innsyn.resources import sql
 from innsyn.screening import thin_classes
@@ -38,10 +38,11 @@ class CasePaths:
 
     public_dir: Path
     internal_dir: Path
+    staging_dir: Path  # private work folder beside public/: same file system, so renames are atomic
 
     @classmethod
     def under(cls, out: Path, case_id: str) -> CasePaths:
-        return cls(out / "public" / case_id, out / "internal" / case_id)
+        return cls(out / "public" / case_id, out / "internal" / case_id, out / ".staging" / case_id)
 
     @property
     def public_pdf(self) -> Path:
@@ -261,11 +262,13 @@ def publish(answer: Answer, paths: CasePaths) -> int:
     withheld = {cell.item_id: cell.value for cell in answer.cells() if cell.withheld}
     released = [cell.value for cell in answer.cells() if not cell.withheld]
     public = public_answer(answer)
-    # staged outside the public folder: not even a hidden part-file of an unchecked answer there
-    with tempfile.TemporaryDirectory(prefix="innsyn-") as tmp:
-        staged = Path(tmp) / "svar.pdf"
-        render.render_public_pdf(public, staged)
-        leak_gate.check_pdf(staged, withheld, released)
-        data = staged.read_bytes()
-    atomic_write_bytes(paths.public_pdf, data, private=False)
+    # rendered and gated in the private staging folder, then renamed in: a crash at any moment
+    # leaves no file at all in the public folder, not even a part-file of an unchecked answer
+    staged = paths.staging_dir / paths.public_pdf.name
+    with atomic_target(staged, private=True) as tmp:
+        render.render_public_pdf(public, tmp)
+        leak_gate.check_pdf(tmp, withheld, released)
+    move_into_place(staged, paths.public_pdf, private=False)
+    with contextlib.suppress(OSError):  # leave it if a bulk run keeps parts there
+        paths.staging_dir.rmdir()
     return len(withheld)

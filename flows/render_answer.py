@@ -61,7 +61,7 @@ class Plan:
 
 def staging_dir(config: RunConfig, plan: Plan) -> Path:
     """Private work folder for a bulk case's parts; its name changes with the decisions."""
-    return Path(config.out) / ".staging" / plan.case_id / plan.data_hash[:16]
+    return CasePaths.under(Path(config.out), plan.case_id).staging_dir / plan.data_hash[:16]
 
 
 @task(**TASK_OPTIONS)
@@ -161,7 +161,7 @@ def merge_parts(plan: Plan, config: RunConfig) -> int:
             leak_gate.check_pdf(merged, withheld, page_text=False)
         move_into_place(merged, target, private=private)
     if plan.publish:
-        shutil.rmtree(Path(config.out) / ".staging" / plan.case_id, ignore_errors=True)
+        shutil.rmtree(paths.staging_dir, ignore_errors=True)
     return len(withheld)
 
 

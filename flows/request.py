@@ -15,7 +15,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 MAX_REQUEST_BYTES = 1_000_000
-REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-/]{0,63}$")
+# Starts and ends with a letter or digit, so the case number never ends in "." or "-".
+REQUEST_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9 _.\-/]{0,62}[A-Za-z0-9])?$")
 
 
 class BadInput(ValueError):
@@ -36,6 +37,13 @@ class Scope(BaseModel):
 
     school_id: str = Field(min_length=1, max_length=64)
     classes: Literal["all"] | list[str] = Field(min_length=1)
+
+    @field_validator("classes", mode="before")
+    @classmethod
+    def _all_or_a_list(cls, classes: object) -> object:
+        if classes != "all" and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
+            raise ValueError('expected "all" or a list of class names')
+        return classes
 
     @field_validator("classes")
     @classmethod
@@ -66,6 +74,14 @@ class InnsynRequest(BaseModel):
             )
         return request_id
 
+    @field_validator("received_at", mode="before")
+    @classmethod
+    def _is_text(cls, received_at: object) -> object:
+        # a number would be taken for seconds since 1970: say what is expected instead
+        if not isinstance(received_at, str):
+            raise ValueError("expected a date and time as text, e.g. 2026-11-23T09:15:00+01:00")
+        return received_at
+
     @field_validator("received_at")
     @classmethod
     def _has_time_zone(cls, received_at: datetime) -> datetime:
@@ -80,26 +96,61 @@ def case_id_for(request_id: str) -> str:
 
 
 def parse_request(path: Path) -> InnsynRequest:
-    """Read a request file; raise BadInput naming the file and the field."""
+    """Read a request file (JSON, or an eInnsyn order.xml); BadInput names the file and field."""
+    raw = _read_limited(path)
+    if path.suffix.lower() == ".xml":
+        from innsyn.einnsyn import parse_order_request
+
+        return parse_order_request(path, raw)
     try:
-        size = path.stat().st_size
-        if size > MAX_REQUEST_BYTES:
-            raise BadInput(f"{path}: request file is {size} bytes; the limit is {MAX_REQUEST_BYTES}")
-        text = path.read_bytes().decode("utf-8-sig")
-    except BadInput:
-        raise
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise BadInput(f"{path}: not UTF-8 (byte {error.start})") from None
+    try:
+        data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except json.JSONDecodeError as error:
+        raise BadInput(f"{path}: not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
+    except RecursionError:
+        raise BadInput(f"{path}: not valid JSON: nested too deeply") from None
+    except _DuplicateKey as error:
+        raise BadInput(f"{path}: not valid JSON: the key {error.key!r} appears twice in one object") from None
+    return validate_request(path, data)
+
+
+def _read_limited(path: Path) -> bytes:
+    """The file's bytes; more than MAX_REQUEST_BYTES is refused (a device or a pipe too)."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_REQUEST_BYTES + 1)
     except FileNotFoundError:
         raise BadInput(f"{path}: no such file") from None
     except IsADirectoryError:
         raise BadInput(f"{path}: is a folder, not a request file") from None
     except OSError as error:
         raise BadInput(f"{path}: cannot read ({error.strerror})") from None
-    except UnicodeDecodeError as error:
-        raise BadInput(f"{path}: not UTF-8 (byte {error.start})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise BadInput(f"{path}: not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
+    if len(raw) > MAX_REQUEST_BYTES:
+        raise BadInput(f"{path}: request file is larger than the limit of {MAX_REQUEST_BYTES} bytes")
+    return raw
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object with a key twice is refused: parsers disagree on which one counts."""
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+def validate_request(path: Path, data: object) -> InnsynRequest:
+    """Check a request's fields; BadInput names the file and the first wrong field."""
     if not isinstance(data, dict):
         raise BadInput(f"{path}: a request must be a JSON object")
     try:

@@ -1,0 +1,231 @@
+"""Faults and concurrency: a case survives being killed, and many processes share one file.
+
+- SIGKILL at random points: `innsyn process` is killed (no clean-up, no `finally`) at a
+  random moment of its run, many times, each time on a new case; after each kill a re-run
+  completes the case exactly once: one case row, one `received` and one `released` event and
+  nothing after it, a whole public PDF that passes the leak gate, and no temporary file in a
+  public folder where a reader could take it for an answer.
+- 16 `innsyn process` processes at once against one DuckDB file (DuckDB lets one process
+  write at a time): every one exits 0, no lock error reaches the user, no event is lost.
+
+Every `innsyn` process here talks to the session's Prefect test server. The fast profile
+runs in CI; INNSYN_SOAK=1 runs the long one (README, "Hardening"). INNSYN_FAULT_SEED
+replays a run's kill times.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from innsyn import db as innsyn_db
+from innsyn.leak_gate import find_leaks
+
+from conftest import INNSYN, canary_export, innsyn, innsyn_env, write_request
+
+SOAK = os.environ.get("INNSYN_SOAK") == "1"
+KILLS = 40 if SOAK else 8
+CONCURRENT = 16
+SEED = int(os.environ.get("INNSYN_FAULT_SEED") or time.time_ns() % 1_000_000)
+LOCK_ERROR = re.compile(r"\block", re.IGNORECASE)  # "lock", "locked"; not "block"
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, prefect_api_url) -> Path:
+    """A database with the canary export, and a policy under which 5B is released without
+    review: every case runs the whole way, through render, leak gate and publish."""
+    result = innsyn(tmp_path, prefect_api_url, "db", "import", str(canary_export(tmp_path / "export")))
+    assert result.returncode == 0, result.stderr
+    standard = (Path(innsyn_db.__file__).parent.parent / "policies" / "standard.toml").read_text(encoding="utf-8")
+    (tmp_path / "no-review.toml").write_text(
+        standard.replace("requires_review = true", "requires_review = false")
+        .replace("review_consent_conflicts = true", "review_consent_conflicts = false")
+        .replace("review_refusals = true", "review_refusals = false")
+        .replace("min_released_pupils = 3", "min_released_pupils = 0"), encoding="utf-8")
+    return tmp_path
+
+
+def start(workdir: Path, prefect_api_url: str, number: int, **env: str) -> subprocess.Popen:
+    request = write_request(workdir / f"request-{number}.json", request_id=f"2026/{number}")
+    return subprocess.Popen(
+        [INNSYN, "process", "--policy", str(workdir / "no-review.toml"), str(request)],
+        cwd=workdir, env={**innsyn_env(workdir, prefect_api_url), **env},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+
+
+def finish(process: subprocess.Popen, timeout: float = 600) -> tuple[int, str, str]:
+    out, err = process.communicate(timeout=timeout)
+    return process.returncode, out, err
+
+
+# ----------------------------------------------------------------------------- what must hold
+
+
+def case_state(db: Path, case_id: str) -> tuple[list[tuple], list[str]]:
+    with innsyn_db.open_db(db, read_only=True) as con:
+        rows = con.execute("SELECT status, public_pdf FROM cases WHERE case_id = ?", [case_id]).fetchall()
+        events = [e for (e,) in con.execute(
+            "SELECT event FROM case_events WHERE case_id = ? ORDER BY event_id", [case_id]).fetchall()]
+    return rows, events
+
+
+def assert_released_exactly_once(workdir: Path, case_id: str, context: str) -> None:
+    db = workdir / "innsyn.duckdb"
+    rows, events = case_state(db, case_id)
+    assert len(rows) == 1, context
+    status, public_pdf = rows[0]
+    assert status == "released", context
+    counts = Counter(events)
+    assert counts["received"] == 1 and counts["released"] == 1, (context, events)
+    assert events[0] == "received" and events[-1] == "released", (context, events)
+    assert counts["screened"] >= 1, (context, events)
+    assert_whole_and_clean(Path(public_pdf), db, case_id, context)
+
+
+def assert_whole_and_clean(pdf: Path, db: Path, case_id: str, context: str) -> None:
+    """The public answer is a whole PDF that passes the leak gate."""
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF"), context
+    assert len(PdfReader(pdf).pages) >= 2, context
+    with innsyn_db.open_db(db, read_only=True) as con:
+        items = con.execute("SELECT item_id, value, decision FROM case_items WHERE case_id = ?", [case_id]).fetchall()
+    withheld = {item_id: value for item_id, value, decision in items if decision == "withhold"}
+    released = [value for _, value, decision in items if decision == "release"]
+    assert withheld, context  # the canaries are there to be withheld
+    assert find_leaks(pdf, withheld, released) == [], context
+
+
+def assert_nothing_half_written_in_public(workdir: Path, context: str) -> None:
+    public = workdir / "out" / "public"
+    stray = [p for p in public.rglob("*") if p.is_file() and p.name != "svar.pdf"] if public.exists() else []
+    assert stray == [], (context, stray)
+
+
+# ----------------------------------------------------------------------------- SIGKILL
+
+
+def wait_for_the_flow(process: subprocess.Popen, timeout: float) -> bool:
+    """Read the process's log until its flow run begins; False if it ended or timed out first."""
+    deadline = time.monotonic() + timeout
+    for line in process.stderr:
+        if "Beginning flow run" in line:
+            return True
+        if time.monotonic() > deadline:
+            break
+    return False
+
+
+def kill_and_rerun(workdir: Path, prefect_api_url: str, number: int, kill_at: tuple[str, float], context: str) -> str:
+    """Start a case, SIGKILL it at `kill_at`, re-run it; returns where the kill caught it.
+
+    `kill_at` is ("start", seconds after the process started: Python, Prefect and the request
+    check) or ("flow", seconds after the flow run began: register, screen, render, gate,
+    publish, release), so the kills land in every stage whatever the machine's speed.
+    """
+    phase, delay = kill_at
+    process = start(workdir, prefect_api_url, number)
+    try:
+        if phase == "flow" and not wait_for_the_flow(process, timeout=300):
+            raise subprocess.TimeoutExpired(process.args, 0)  # kill it now, wherever it is
+        process.wait(timeout=delay)
+        caught = "finished before the kill"
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        _, events = case_state(workdir / "innsyn.duckdb", f"2026-{number}")
+        caught = f"after {events[-1]}" if events else "before register"
+    process.stdout.close()
+    process.stderr.close()
+
+    code, out, err = finish(start(workdir, prefect_api_url, number))
+
+    assert code == 0, (context, err)
+    assert json.loads(out)["status"] == "released", context
+    assert_released_exactly_once(workdir, f"2026-{number}", context)
+    return caught
+
+
+def test_a_case_killed_at_any_point_is_completed_exactly_once_by_a_rerun(workdir, prefect_api_url):
+    began = time.monotonic()
+    warm_up = start(workdir, prefect_api_url, 100)
+    assert wait_for_the_flow(warm_up, timeout=300)
+    flow_began = time.monotonic() - began
+    code, out, err = finish(warm_up)
+    flow_time = time.monotonic() - began - flow_began
+    assert code == 0, err
+    assert_released_exactly_once(workdir, "2026-100", "an undisturbed run")
+
+    rng = random.Random(SEED)
+    # a quarter of the kills during start-up, the rest during the flow; stratified, so the
+    # i-th kill of a phase falls in the i-th slice of it and the kills cover all of it
+    in_start = max(1, KILLS // 4)
+    kill_at = [("start", 0.5 + max(flow_began - 0.5, 0.1) * (i + rng.random()) / in_start) for i in range(in_start)]
+    in_flow = KILLS - in_start
+    kill_at += [("flow", flow_time * (i + rng.random()) / in_flow) for i in range(in_flow)]
+    rng.shuffle(kill_at)
+    # two at a time on the same database: a kill may also catch a process holding its lock
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        caught = list(pool.map(
+            lambda kill: kill_and_rerun(workdir, prefect_api_url, 200 + kill, kill_at[kill],
+                                        f"seed {SEED}, kill {kill} at {kill_at[kill]}"),
+            range(KILLS)))
+
+    assert_nothing_half_written_in_public(workdir, f"seed {SEED}")
+    print(f"\nfaults: {KILLS} SIGKILLs (seed {SEED}); a run: {flow_began:.1f}s start-up + {flow_time:.1f}s flow; "
+          f"caught: {dict(Counter(caught))}")
+
+
+def test_a_kill_at_the_moment_of_publishing_leaves_nothing_in_the_public_folder(workdir, prefect_api_url):
+    """The worst moment: the answer is rendered, checked and written, and about to be renamed."""
+    hook = {"PYTHONPATH": str(Path(__file__).parent / "fault_injection"), "INNSYN_KILL_AT_RENAME": "/public/"}
+    code, _, _ = finish(start(workdir, prefect_api_url, 300, **hook))
+
+    assert code == -signal.SIGKILL
+    rows, events = case_state(workdir / "innsyn.duckdb", "2026-300")
+    assert rows[0][0] == "screened" and "released" not in events
+    public = workdir / "out" / "public"
+    assert not public.exists() or [p for p in public.rglob("*") if p.is_file()] == []
+
+    code, out, err = finish(start(workdir, prefect_api_url, 300))
+    assert code == 0, err
+    assert_released_exactly_once(workdir, "2026-300", "after a kill at the rename")
+    assert_nothing_half_written_in_public(workdir, "after a kill at the rename")
+
+
+# ----------------------------------------------------------------------------- 16 at once
+
+
+def test_sixteen_processes_share_one_database_without_lock_errors_or_lost_events(workdir, prefect_api_url):
+    began = time.monotonic()
+    # The test server keeps its state in SQLite, which answers 503 while 16 clients write at
+    # once; Prefect's client retries those, given enough tries (a production server uses Postgres).
+    processes = [start(workdir, prefect_api_url, 500 + n, PREFECT_CLIENT_MAX_RETRIES="12")
+                 for n in range(CONCURRENT)]
+    results = [finish(process) for process in processes]
+    wall = time.monotonic() - began
+
+    for number, (code, out, err) in enumerate(results, start=500):
+        assert code == 0, (number, err)
+        assert not LOCK_ERROR.search(err), (number, err)
+        assert json.loads(out)["status"] == "released", number
+    with innsyn_db.open_db(workdir / "innsyn.duckdb", read_only=True) as con:
+        (cases,) = con.execute("SELECT count(*) FROM cases").fetchone()
+        events = con.execute("SELECT case_id, event FROM case_events").fetchall()
+    assert cases == CONCURRENT
+    assert Counter(event for _, event in events) == {
+        "received": CONCURRENT, "screened": CONCURRENT, "released": CONCURRENT}
+    for n in range(CONCURRENT):
+        assert_released_exactly_once(workdir, f"2026-{500 + n}", f"case {500 + n}")
+    print(f"\nconcurrency: {CONCURRENT} processes, one DuckDB file, {wall:.1f}s wall time")
