@@ -135,20 +135,23 @@ def _public_cell(cell: Cell | None) -> Cell | None:
 
 
 def row_leaves_no_trace(row: PupilRow) -> bool:
-    """True when a cell of the row demands that the whole row leaves no trace."""
-    return any(cell.no_trace for cell in row.cells())
+    """True when the pupil's own name must leave no trace: the whole row goes."""
+    return row.name is not None and row.name.no_trace
 
 
 def public_row(row: PupilRow) -> PupilRow | None:
     """The row as the public sees it, or None when nothing of it is released.
 
-    A row with any `no_trace` cell (strengt fortrolig address) goes as a whole, even if
-    some of its cells were, by mistake, left unwithheld: no trace means no trace.
+    No trace means no trace: a pupil whose name must leave none goes with the whole row, a
+    guardian who must leave none goes with their whole line, even if some of their cells
+    were, by mistake, left unwithheld.
     """
-    if row_leaves_no_trace(row):
+    if row.name is not None and row.name.no_trace:
         return None
     guardians = []
     for guardian in row.guardians:
+        if any(cell is not None and cell.no_trace for cell in guardian.cells()):
+            continue
         line = GuardianLine(
             guardian_id=guardian.guardian_id,
             name=_public_cell(guardian.name),
@@ -169,7 +172,8 @@ def public_view(answer: Answer) -> Answer:
 
     - a withheld (or empty) cell becomes None: it looks like a field never shared;
     - a guardian line with no cell left is removed;
-    - a pupil row with no cell left, or with any `no_trace` cell, is removed (no blank row);
+    - a pupil row with no cell left, or whose pupil must leave no trace, is removed (no blank
+      row); a guardian who must leave no trace goes with their whole line;
     - review-only data (flags, rule summaries, status label, class flags) is cleared.
     Classes are kept even when no row is left; the templates print no list for them.
     """

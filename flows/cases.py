@@ -103,11 +103,22 @@ def register_case(
              requester.kind, requester.organisation, request.scope.school_id,
              json.dumps(request.scope.classes, ensure_ascii=False), registered_by, now],
         )
-        con.executemany(
-            "INSERT INTO case_classes VALUES (?, ?, ?, ?, ?, ?)", [(case_id, *row) for row in classes]
-        )
+        _insert_case_classes(con, case_id, classes)
         record_event(con, case_id, "received", registered_by, now, detail={"classes": len(classes)})
     return case_id, True
+
+
+def _insert_case_classes(con: duckdb.DuckDBPyConnection, case_id: str, classes: list[tuple]) -> None:
+    # one statement with list parameters: a bulk case has thousands of classes, and
+    # executemany would insert them one round trip at a time
+    columns = list(zip(*classes))
+    con.execute(
+        """INSERT INTO case_classes
+           SELECT $case_id, unnest($class_id), unnest($school_id), unnest($school_name),
+                  unnest($class_name), unnest($grade)""",
+        {"case_id": case_id, "class_id": list(columns[0]), "school_id": list(columns[1]),
+         "school_name": list(columns[2]), "class_name": list(columns[3]), "grade": list(columns[4])},
+    )
 
 
 def record_event(

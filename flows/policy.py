@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -88,6 +87,14 @@ class Policy(_Strict):
     rules: tuple[Rule, ...] = Field(min_length=1)
     sha256: str = ""
 
+    @field_validator("bases")
+    @classmethod
+    def _bases_written_out(cls, bases: dict[str, str]) -> dict[str, str]:
+        blank = [key for key, text in bases.items() if not text.strip()]
+        if blank:
+            raise ValueError(f"{blank[0]!r} is empty: write the provision out, as the letter words it")
+        return bases
+
     @model_validator(mode="after")
     def _consistent(self) -> Policy:
         ids = [rule.id for rule in self.rules]
@@ -100,12 +107,18 @@ class Policy(_Strict):
         return self
 
     @property
+    def short_hash(self) -> str:
+        """The first 12 hex digits of the file's sha256: enough to tell two files apart."""
+        return self.sha256[:12]
+
+    @property
     def label(self) -> str:
-        return f"{self.name} {self.version} (sha256 {self.sha256[:12]})"
+        return f"{self.name} {self.version} (sha256 {self.short_hash})"
 
     @property
     def decided_by(self) -> str:
-        return f"policy:{self.name}@{self.version}"
+        """Recorded on every decision: `policy:innsyn-standard@2026.1#e35b4b9148ba`."""
+        return f"policy:{self.name}@{self.version}#{self.short_hash}"
 
     def legal_basis(self, rule: Rule) -> str:
         return self.bases[rule.basis]
@@ -133,10 +146,31 @@ def load_policy(path: Path | str | None = None) -> Policy:
     except OSError as error:
         raise PolicyError(f"policy {path}: cannot read ({error.strerror})") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise PolicyError(f"policy {path}: not valid TOML ({error})") from None
+        raise PolicyError(f"policy {path}: not valid TOML ({_one_line(str(error))})") from None
+    if "sha256" in data:
+        raise PolicyError(f"policy {path}: sha256: is computed from the file, it cannot be written in it")
     try:
-        return Policy(**data, sha256=hashlib.sha256(raw).hexdigest())
+        return Policy.model_validate({**data, "sha256": hashlib.sha256(raw).hexdigest()})
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise PolicyError(f"policy {path}: {where}: {first['msg']}") from None
+        raise PolicyError(f"policy {path}: {_describe(error.errors()[0], data)}") from None
+
+
+def _describe(error: dict, data: dict) -> str:
+    """`rule 'institusjonsadresse' (rules[2]).markers: unknown marker 'foo' (known: ...)`."""
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key"
+    parts = list(error["loc"])
+    where = ""
+    if len(parts) >= 2 and parts[0] == "rules" and isinstance(parts[1], int):
+        rules = data.get("rules")
+        rule = rules[parts[1]] if isinstance(rules, list) and parts[1] < len(rules) else None
+        rule_id = rule.get("id") if isinstance(rule, dict) else None
+        where = f"rule {rule_id!r} (rules[{parts[1]}])" if isinstance(rule_id, str) else f"rules[{parts[1]}]"
+        parts = parts[2:]
+    where = ".".join([where, *map(str, parts)] if where else map(str, parts))
+    return _one_line(f"{where}: {message}" if where else message)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -18,12 +18,14 @@ from __future__ import annotations
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_client, get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import as_completed
+from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.task_runners import ProcessPoolTaskRunner
 from pypdf import PdfReader, PdfWriter
 
@@ -115,8 +117,11 @@ def render_school(plan: Plan, school_id: str, config: RunConfig) -> bool:
     with open_db(config.db, read_only=True) as con:
         answer = build_answer(con, plan.case_id, policy, status_label=plan.status_label, school_id=school_id)
         withheld = dict(con.execute(sql("case_withheld_values"), {"case_id": plan.case_id}).fetchall())
-    with atomic_target(parts["internal"], private=True) as tmp:
-        render.render_review_pdf(answer, tmp, front=False)
+    if not parts["internal"].exists():
+        # a school's review part holds no status label: the one rendered while the case
+        # awaited review (same decisions, same staging folder) serves the release as well
+        with atomic_target(parts["internal"], private=True) as tmp:
+            render.render_review_pdf(answer, tmp, front=False)
     if not plan.publish:
         return False
     released = [cell.value for cell in answer.cells() if not cell.withheld]
@@ -200,9 +205,12 @@ def render_answer(case_id: str, config: RunConfig, approved_by: str | None = Non
     if not plan.bulk:
         checked = render_whole(plan, config)
     else:
-        render_fronts(plan, config)
-        futures = [render_school.submit(plan, school_id, config) for school_id in plan.schools]
-        reused = _wait_with_progress(futures, plan, config)
+        with _workers_share_this_server():
+            # the fronts (letter, review summary) render in the pool beside the schools
+            fronts = render_fronts.submit(plan, config)
+            futures = [render_school.submit(plan, school_id, config) for school_id in plan.schools]
+            reused = _wait_with_progress(futures, plan, config)
+            fronts.result()
         checked = merge_parts(plan, config)
     if publish:
         finish(plan, config, checked, reused)
@@ -224,6 +232,25 @@ def _wait_with_progress(futures: list, plan: Plan, config: RunConfig) -> int:
         print(file=sys.stderr)
     get_run_logger().info("case %s: %d schools rendered (%d from an earlier run)", plan.case_id, total, reused)
     return reused
+
+
+@contextmanager
+def _workers_share_this_server():
+    """Point the pool's worker processes at this run's Prefect server.
+
+    Run from the command line without PREFECT_API_URL, the flow talks to a temporary server
+    that lives in this process. Workers get this process's settings, not its server: each
+    would start a temporary server of its own (20 s and 300 MB apiece on a busy 2-core
+    machine) and report its task runs there, out of sight. Naming the server's URL in the
+    settings the pool hands its workers sends every task run to the flow run's server.
+    """
+    if PREFECT_API_URL.value():
+        yield  # a real server (or the test harness): workers already reach it
+        return
+    with get_client(sync_client=True) as client:
+        url = str(client.api_url).rstrip("/")
+    with temporary_settings(updates={PREFECT_API_URL: url}):
+        yield
 
 
 def _progress_bar(done: int, total: int, elapsed: float) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 import duckdb
 
-from innsyn.policy import Policy
+from innsyn.policy import MARKERS, Policy
 from innsyn.resources import sql
 
 POLICY_RULES_DDL = """
@@ -40,7 +40,10 @@ class ScreeningSummary:
 
 def load_policy_rules(con: duckdb.DuckDBPyConnection, policy: Policy) -> None:
     con.execute(POLICY_RULES_DDL)
-    con.executemany("INSERT INTO policy_rules VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", policy.rule_rows())
+    rows = policy.rule_rows()
+    # one statement with every row bound: executemany costs a round trip per row
+    placeholders = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+    con.execute(f"INSERT INTO policy_rules VALUES {placeholders}", [value for row in rows for value in row])
 
 
 def screen_case(
@@ -51,12 +54,23 @@ def screen_case(
     load_policy_rules(con, policy)
     con.execute(sql("consented_class_list"), {"case_id": case_id})
     con.execute(sql("screening_findings"), {"case_id": case_id})
+    _check_markers_known(con)
     con.execute("DELETE FROM case_items WHERE case_id = ?", [case_id])
     con.execute(
         sql("case_decisions"),
         {"case_id": case_id, "decided_by": policy.decided_by, "decided_at": decided_at},
     )
     return summarise(con, case_id, policy)
+
+
+def _check_markers_known(con: duckdb.DuckDBPyConnection) -> None:
+    """A marker no policy can name (an address grade the register should not hold) would
+    silently withhold nothing: stop instead. The message names the marker, never a person."""
+    unknown = [marker for (marker,) in con.execute("SELECT DISTINCT marker FROM findings ORDER BY marker").fetchall()
+               if marker not in MARKERS]
+    if unknown:
+        raise ValueError(f"screening found marker {unknown[0]!r}, which no policy can name "
+                         f"(known: {', '.join(MARKERS)}): check the register's address_protection values")
 
 
 def summarise(con: duckdb.DuckDBPyConnection, case_id: str, policy: Policy) -> ScreeningSummary:
@@ -92,12 +106,14 @@ def thin_classes(con: duckdb.DuckDBPyConnection, case_id: str, minimum: int) -> 
     """Classes where some pupils are withheld and fewer than `minimum` are released.
 
     With so few left, a reader who knows the class could name the withheld by elimination.
+    A pupil counts as released when the public list shows their row: something of it is
+    released and the pupil's own name need not leave no trace (such a row is dropped whole).
     """
     rows = con.execute(
         """
         WITH pupils AS (
             SELECT class_id, student_id,
-                   bool_or(decision = 'release') AS any_released,
+                   bool_or(decision = 'release') AND NOT bool_or(no_trace AND guardian_id IS NULL) AS any_released,
                    bool_or(decision = 'withhold') AS any_withheld
             FROM case_items WHERE case_id = ?
             GROUP BY class_id, student_id

@@ -20,31 +20,47 @@ scope_guardians AS (
     JOIN students AS s USING (student_id)
     JOIN scope_classes USING (class_id)
 ),
+-- every row of those guardians in the register: a guardian of two pupils has two rows
+guardian_rows AS (
+    SELECT g.* FROM guardians AS g JOIN scope_guardians USING (guardian_id)
+),
 graded_pupils AS (
     SELECT student_id, class_id, 'pupil_address_' || address_protection AS marker
     FROM students
     WHERE address_protection <> 'ugradert'
 ),
+-- Institution addresses match on street plus postal code (sql/normalize_address.sql). A
+-- missing postal code on either side matches on the street alone: better to withhold an
+-- address that is not an institution's than to release one that is.
 institution_keys AS (
-    SELECT DISTINCT normalize_address(street_address, postal_code) AS address_key
+    SELECT DISTINCT normalize_street(street_address) AS street_key,
+                    normalize_postal_code(postal_code) AS postal_key
     FROM institutions
+    WHERE normalize_street(street_address) <> ''
+),
+guardian_addresses AS (
+    SELECT DISTINCT guardian_id, normalize_street(street_address) AS street_key,
+                    normalize_postal_code(postal_code) AS postal_key
+    FROM guardian_rows
+    WHERE normalize_street(street_address) <> ''
 ),
 guardian_markers AS (
     -- the household of a graded pupil
     SELECT g.guardian_id, gp.marker
-    FROM guardians AS g JOIN graded_pupils AS gp USING (student_id)
+    FROM guardian_rows AS g JOIN graded_pupils AS gp USING (student_id)
     UNION
     -- the guardian's own graded address
     SELECT guardian_id, 'guardian_address_' || address_protection
-    FROM guardians WHERE address_protection <> 'ugradert'
+    FROM guardian_rows WHERE address_protection <> 'ugradert'
     UNION
     SELECT guardian_id, 'unlisted_phone'
-    FROM guardians WHERE phone_unlisted
+    FROM guardian_rows WHERE phone_unlisted
     UNION
-    SELECT g.guardian_id, 'institution_address'
-    FROM guardians AS g
+    SELECT a.guardian_id, 'institution_address'
+    FROM guardian_addresses AS a
     JOIN institution_keys AS i
-      ON normalize_address(g.street_address, g.postal_code) = i.address_key
+      ON a.street_key = i.street_key
+     AND (a.postal_key = i.postal_key OR a.postal_key = '' OR i.postal_key = '')
 )
 SELECT 'class' AS scope, class_id, NULL::VARCHAR AS student_id, NULL::VARCHAR AS guardian_id,
        'special_group' AS marker
@@ -56,5 +72,5 @@ UNION ALL
 SELECT 'pupil', gp.class_id, gp.student_id, NULL, gp.marker
 FROM graded_pupils AS gp JOIN scope_classes USING (class_id)
 UNION ALL
-SELECT 'guardian', NULL, NULL, gm.guardian_id, gm.marker
-FROM guardian_markers AS gm JOIN scope_guardians USING (guardian_id);
+SELECT 'guardian', NULL, NULL, guardian_id, marker
+FROM guardian_markers;
