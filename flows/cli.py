@@ -130,6 +130,8 @@ def _paths(args: argparse.Namespace) -> tuple[Path, Path]:
 def main(argv: list[str] | None = None) -> int:
     # Prefect's temporary server may start slowly on a busy 2-core machine: wait, don't fail.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    # the product runs offline: no telemetry from Prefect's temporary server
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from innsyn import commands  # imported late: `innsyn --help` stays fast
 
     try:

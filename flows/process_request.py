@@ -38,7 +38,8 @@ class ReviewInput(RunInput):
 
     approve: bool = Field(description="Approve the case and release the answer")
     reviewer: str = Field(description="Your name (you cannot approve a case you registered)")
-    reason: str = Field(default="", description="Why: required when you change a decision")
+    reason: str = Field(default="", description="Why: required when you change a decision. Refer to item "
+                                                "ids; write no names or values here, Prefect stores this text")
     changes: list[review.ItemChange] = Field(default_factory=list,
                                              description="Item ids to release or withhold, from the review copy")
 
