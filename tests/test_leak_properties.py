@@ -6,8 +6,8 @@ unique, so every withheld value is a canary. Each class is screened by the real 
 redacted, rendered by WeasyPrint and read back by both extractors: no withheld value may be
 found, and every released value must be there.
 
-Profiles: the default (CI) tries a few dozen classes; `HYPOTHESIS_PROFILE=nightly` tries a
-thousand (see README, "Hardening").
+Profiles: the default (CI) tries a few dozen classes; `HYPOTHESIS_PROFILE=nightly` tries
+three thousand (see README, "Hardening").
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ NIGHTLY = os.environ.get("HYPOTHESIS_PROFILE") == "nightly"
 pytestmark = [pytest.mark.timeout(4 * 3600)] if NIGHTLY else []
 
 
-@settings(max_examples=1000 if NIGHTLY else 25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=3000 if NIGHTLY else 25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                    HealthCheck.too_slow])
 @given(klass=CLASS)
 def test_no_withheld_value_reaches_the_public_pdf(tmp_path_factory, klass):
