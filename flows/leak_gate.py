@@ -77,11 +77,6 @@ def _require_pdftotext() -> None:
         )
 
 
-def _pdftotext(pdf_path: Path, *args: str) -> str:
-    (text,) = _pdftotext_all(pdf_path, [args])
-    return text
-
-
 def _pdftotext_all(pdf_path: Path, orders: list[tuple[str, ...]], *, name: str | None = None) -> list[str]:
     """Run pdftotext once per order, concurrently; the texts in the same order."""
     _require_pdftotext()
@@ -112,7 +107,6 @@ def _poppler_texts(pdf_path: Path, has_output_intent: bool) -> list[str]:
     orders = [("-raw",), ()]
     if not has_output_intent:
         return _pdftotext_all(pdf_path, orders)
-    _require_pdftotext()
     with tempfile.TemporaryDirectory(prefix="innsyn-gate-") as folder:
         copy = Path(folder) / "text-only.pdf"
         writer = PdfWriter(pdf_path, incremental=True)

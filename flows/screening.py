@@ -80,8 +80,11 @@ def summarise(con: duckdb.DuckDBPyConnection, case_id: str, policy: Policy) -> S
                count(*) FILTER (decision = 'withhold' AND NOT no_trace),
                count(*) FILTER (decision = 'withhold' AND no_trace),
                coalesce(bool_or(requires_review), false),
-               sha256(coalesce(string_agg(item_id || '=' || value || '>' || decision || ':' || coalesce(rule, ''),
-                                          chr(10) ORDER BY item_id), ''))
+               -- a fingerprint of the decisions that needs no ordering: the count and the XOR
+               -- of each item's md5 (item ids are unique in a case). Ordering millions of rows
+               -- into one string to hash took 8 of a municipal case's 21 s of screening.
+               sha256(count(*) || ':' || coalesce(bit_xor(md5_number(
+                   item_id || '=' || value || '>' || decision || ':' || coalesce(rule, '')))::VARCHAR, ''))
         FROM case_items WHERE case_id = ?
         """,
         [case_id],

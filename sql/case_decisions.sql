@@ -7,14 +7,16 @@ INSERT INTO case_items
     (case_id, item_id, class_id, student_id, guardian_id, field, value, sort_key,
      decision, rule, legal_basis, consent_state, no_trace, requires_review,
      decided_by, decided_at)
+-- `touched` carries the item's field, so matching rules needs no second join of the whole
+-- consented list (a municipal case has millions of items; few are touched).
 WITH touched AS (
-    SELECT i.item_id, f.marker
+    SELECT i.item_id, i.field, f.marker
     FROM consented_items AS i JOIN findings AS f ON f.scope = 'class' AND f.class_id = i.class_id
     UNION ALL
-    SELECT i.item_id, f.marker
+    SELECT i.item_id, i.field, f.marker
     FROM consented_items AS i JOIN findings AS f ON f.scope = 'pupil' AND f.student_id = i.student_id
     UNION ALL
-    SELECT i.item_id, f.marker
+    SELECT i.item_id, i.field, f.marker
     FROM consented_items AS i JOIN findings AS f ON f.scope = 'guardian' AND f.guardian_id = i.guardian_id
 ),
 matches AS (
@@ -22,8 +24,7 @@ matches AS (
            row_number() OVER (PARTITION BY t.item_id
                               ORDER BY r.consent_lifts, r.no_trace DESC, r.rule_order) AS rank
     FROM touched AS t
-    JOIN consented_items AS i USING (item_id)
-    JOIN policy_rules AS r ON r.marker = t.marker AND r.field = i.field
+    JOIN policy_rules AS r ON r.marker = t.marker AND r.field = t.field
 )
 SELECT $case_id, i.item_id, i.class_id, i.student_id, i.guardian_id, i.field, i.value, i.sort_key,
        CASE WHEN m.rule_id IS NULL OR m.consent_lifts THEN 'release' ELSE 'withhold' END,
