@@ -40,7 +40,11 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     deadline = time.monotonic() + LOCK_WAIT_SECONDS
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            con = duckdb.connect(str(path), read_only=read_only)
+            # DuckDB draws a progress bar on stdout for queries over 2 s (a municipal case
+            # has some): stdout is the command's one JSON object and nothing else
+            con.execute("SET enable_progress_bar = false")
+            return con
         except duckdb.IOException as error:
             if not _is_lock_error(error) or time.monotonic() > deadline:
                 raise
