@@ -221,6 +221,11 @@ def _flags(con: duckdb.DuckDBPyConnection, case_id: str, policy: Policy, conflic
     return tuple(flags)
 
 
+def classes_with_remarks(con: duckdb.DuckDBPyConnection, case_id: str) -> dict[str, str]:
+    """class id -> school id of the classes a bulk review copy shows in full."""
+    return dict(con.execute(sql("case_classes_with_remarks"), {"case_id": case_id}).fetchall())
+
+
 def public_answer(answer: Answer) -> Answer:
     """The public view, re-sorted by what the public sees."""
     public = public_view(answer)

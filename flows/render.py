@@ -177,8 +177,16 @@ def _dropped(row: PupilRow) -> str | None:
 
 
 def render_review_html(answer: Answer, *, css_href: str | None = None, front: bool = True,
-                       lists: bool = True) -> str:
-    """The internal review copy as HTML: every value, withheld ones highlighted."""
+                       lists: bool = True, with_remarks: frozenset[str] | None = None) -> str:
+    """The internal review copy as HTML: every value, withheld ones highlighted.
+
+    `with_remarks` (a bulk case): the ids of the classes where a rule withheld something or
+    asks for review. Only those lists are shown in full; the front names the others, which
+    are released whole. A reviewer of every class in Oslo reads hundreds of lists, not
+    thousands of pages of lists nothing was taken from.
+    """
+    shown = answer.classes if with_remarks is None else tuple(
+        c for c in answer.classes if c.class_id in with_remarks)
     dropped = {
         row.student_id: status
         for class_list in answer.classes
@@ -189,6 +197,9 @@ def render_review_html(answer: Answer, *, css_href: str | None = None, front: bo
     template = environment().get_template("intern/intern.html")
     return template.render(
         answer=answer,
+        klasser=shown,
+        uten_merknader=None if with_remarks is None else _by_school(
+            c for c in answer.classes if c.class_id not in with_remarks),
         dropped=dropped,
         vedlegg=_vedlegg(public),
         public=public,
@@ -196,6 +207,14 @@ def render_review_html(answer: Answer, *, css_href: str | None = None, front: bo
         front=front,
         lists=lists,
     )
+
+
+def _by_school(classes) -> list[tuple[str, list[str]]]:
+    """Class names grouped by school, in the answer's order."""
+    grouped: dict[str, list[str]] = {}
+    for class_list in classes:
+        grouped.setdefault(class_list.school_name, []).append(class_list.class_name)
+    return list(grouped.items())
 
 
 # --------------------------------------------------------------------------- PDF
@@ -236,6 +255,8 @@ def render_public_pdf(answer: Answer, path: Path, *, front: bool = True, lists: 
     _write_pdf(render_public_html(answer, front=front, lists=lists), "svar", path, private=False)
 
 
-def render_review_pdf(answer: Answer, path: Path, *, front: bool = True, lists: bool = True) -> None:
+def render_review_pdf(answer: Answer, path: Path, *, front: bool = True, lists: bool = True,
+                      with_remarks: frozenset[str] | None = None) -> None:
     """Write the internal review copy (PDF/A, marked 'Unntatt offentlighet' on every page)."""
-    _write_pdf(render_review_html(answer, front=front, lists=lists), "intern", path, private=True)
+    html = render_review_html(answer, front=front, lists=lists, with_remarks=with_remarks)
+    _write_pdf(html, "intern", path, private=True)

@@ -2,11 +2,13 @@
 
 A request for one school's classes becomes one document: the letter, then the lists. A bulk
 request (several schools, up to every class in Oslo) is split into coarse tasks, one per
-school, that run in parallel processes on all cores: each renders its school's lists (review
-copy, and public part when publishing) and passes the public part through the leak gate in
-the worker. The parts are merged behind the front (the letter; the review summary) into one
-PDF with a bookmark per school and class; the merged file's metadata, bookmarks and
-annotations are checked once more, and only then is it renamed into the public folder.
+school, that run in parallel processes on all cores: each renders its school's public lists,
+passes them through the leak gate in the worker, and renders the review part (only the
+classes with remarks: a lawyer reads the lists something was taken from, and the front names
+the rest). The public parts are rendered while the case awaits review, so approval only
+merges. The parts are merged behind the front (the letter; the review summary) into one PDF
+with a bookmark per school and class; the merged file's metadata, bookmarks and annotations
+are checked once more, and only then is it renamed into the public folder.
 
 Finished parts are kept in a private staging folder named by the hash of the decisions, so a
 run that dies halfway resumes without redoing them, and a changed decision (a reviewer's
@@ -31,7 +33,8 @@ from pypdf import PdfReader, PdfWriter
 
 from innsyn import cases, clock, leak_gate, render
 from innsyn.case_documents import (
-    CasePaths, build_answer, public_answer, publish, write_redaction_log, write_review_copy,
+    CasePaths, build_answer, classes_with_remarks, public_answer, publish, write_redaction_log,
+    write_review_copy,
 )
 from innsyn.config import TASK_OPTIONS, RunConfig
 from innsyn.db import open_db, transaction
@@ -51,9 +54,11 @@ class Plan:
     approved_by: str | None
     data_hash: str
     publish: bool
+    review_schools: tuple[str, ...] = ()  # bulk: schools with a class the review copy shows
 
     @property
     def kinds(self) -> tuple[str, ...]:
+        """The merged documents this run writes."""
         return ("internal", "public") if self.publish else ("internal",)
 
     @property
@@ -82,6 +87,7 @@ def prepare(case_id: str, config: RunConfig, approved_by: str | None, publish: b
                GROUP BY school_id, school_name ORDER BY school_name, school_id""", [case_id]
         ).fetchall())
         data_hash = summarise(con, case_id, policy).data_hash
+        review_schools = tuple(sorted(set(classes_with_remarks(con, case_id).values())))
         write_redaction_log(con, case_id, CasePaths.under(Path(config.out), case_id))
     if not publish:
         label = "Til juridisk vurdering"
@@ -89,7 +95,8 @@ def prepare(case_id: str, config: RunConfig, approved_by: str | None, publish: b
         label = f"Godkjent av {approved_by}"
     else:
         label = "Frigitt uten juridisk vurdering (ingen merknader)"
-    return Plan(case_id, schools, label, approved_by, data_hash, publish)
+    return Plan(case_id, schools, label, approved_by, data_hash, publish,
+                tuple(s for s in schools if s in review_schools))
 
 
 @task(**TASK_OPTIONS)
@@ -106,28 +113,34 @@ def render_whole(plan: Plan, config: RunConfig) -> int:
 
 @task(**TASK_OPTIONS)
 def render_school(plan: Plan, school_id: str, config: RunConfig) -> bool:
-    """One school's lists of a bulk case, public and review copy, the public part gated.
+    """One school's lists of a bulk case: the public part, gated, and the review part.
 
-    Returns True when an earlier run with the same decisions had already done it."""
+    Both are rendered whether or not this run publishes: while the case awaits review, the
+    public parts wait in the private staging folder, named by the hash of the decisions, so
+    approval only merges them (a reviewer's change to a decision changes the hash and renders
+    everything again). The review part holds only the classes with remarks, and is left out
+    for a school without any. Returns True when an earlier run had already done the school.
+    """
     staging = staging_dir(config, plan)
-    parts = {kind: staging / kind / f"{school_id}.pdf" for kind in plan.kinds}
+    parts = {"public": staging / "public" / f"{school_id}.pdf"}
+    if school_id in plan.review_schools:
+        parts["internal"] = staging / "internal" / f"{school_id}.pdf"
     if all(part.exists() for part in parts.values()):
         return True
     policy = load_policy(config.policy)
     with open_db(config.db, read_only=True) as con:
         answer = build_answer(con, plan.case_id, policy, status_label=plan.status_label, school_id=school_id)
         withheld = dict(con.execute(sql("case_withheld_values"), {"case_id": plan.case_id}).fetchall())
-    if not parts["internal"].exists():
-        # a school's review part holds no status label: the one rendered while the case
-        # awaited review (same decisions, same staging folder) serves the release as well
+        with_remarks = frozenset(classes_with_remarks(con, plan.case_id))
+    if "internal" in parts and not parts["internal"].exists():
+        # no status label in a school's part: the same part serves the review and the release
         with atomic_target(parts["internal"], private=True) as tmp:
-            render.render_review_pdf(answer, tmp, front=False)
-    if not plan.publish:
-        return False
-    released = [cell.value for cell in answer.cells() if not cell.withheld]
-    with atomic_target(parts["public"], private=True) as tmp:
-        render.render_public_pdf(public_answer(answer), tmp, front=False)
-        leak_gate.check_pdf(tmp, withheld, released)
+            render.render_review_pdf(answer, tmp, front=False, with_remarks=with_remarks)
+    if not parts["public"].exists():
+        released = [cell.value for cell in answer.cells() if not cell.withheld]
+        with atomic_target(parts["public"], private=True) as tmp:
+            render.render_public_pdf(public_answer(answer), tmp, front=False)
+            leak_gate.check_pdf(tmp, withheld, released)
     return False
 
 
@@ -138,8 +151,9 @@ def render_fronts(plan: Plan, config: RunConfig) -> None:
     policy = load_policy(config.policy)
     with open_db(config.db, read_only=True) as con:
         answer = build_answer(con, plan.case_id, policy, status_label=plan.status_label, rows=False)
+        with_remarks = frozenset(classes_with_remarks(con, plan.case_id))
     with atomic_target(staging / "internal" / "_front.pdf", private=True) as tmp:
-        render.render_review_pdf(answer, tmp, lists=False)
+        render.render_review_pdf(answer, tmp, lists=False, with_remarks=with_remarks)
     if plan.publish:
         with atomic_target(staging / "public" / "_front.pdf", private=True) as tmp:
             render.render_public_pdf(public_answer(answer), tmp, lists=False)
@@ -155,7 +169,8 @@ def merge_parts(plan: Plan, config: RunConfig) -> int:
     targets = {"internal": paths.review_pdf, "public": paths.public_pdf}
     for kind in plan.kinds:
         target, private = targets[kind], kind == "internal"
-        parts = [staging / kind / "_front.pdf", *(staging / kind / f"{s}.pdf" for s in plan.schools)]
+        schools = plan.schools if kind == "public" else plan.review_schools
+        parts = [staging / kind / "_front.pdf", *(staging / kind / f"{s}.pdf" for s in schools)]
         merged = staging / kind / "_merged.pdf"
         with atomic_target(merged, private=True) as tmp:
             pages = _merge(parts, tmp)

@@ -100,3 +100,31 @@ def test_a_bulk_case_that_fails_halfway_resumes_without_redoing_schools(prefect_
     assert released_event(two_schools)["schools_reused_from_earlier_run"] == 2
     assert (Path(two_schools.out) / "public" / case.case_id / "svar.pdf").exists()
     assert not (Path(two_schools.out) / ".staging" / case.case_id).exists()
+
+
+def test_the_review_copy_shows_in_full_only_the_classes_something_was_taken_from(
+        prefect_server, two_schools, tmp_path):
+    case = process_request(str(tmp_path / "request.json"), two_schools)
+
+    review = pypdf.PdfReader(Path(two_schools.out) / "internal" / case.case_id / "intern.pdf")
+    text = squeeze("\n".join(page.extract_text() for page in review.pages))
+    assert squeeze(CANARY) in text                                    # 3A: a graded address, shown whole
+    assert squeeze("Åse Sæther") not in text and squeeze("Ola Berg") not in text
+    assert squeeze("1 av 3 klasselister har unntak") in text
+    assert squeeze("Sagene skole: 5B, 6C") in text                    # the rest are named, not shown
+    titles = outline_titles(review)
+    assert ["Klasseliste 3A"] in titles and "Sagene skole" not in titles
+
+
+def test_approval_of_a_bulk_case_reuses_the_public_parts_rendered_while_it_awaited_review(
+        prefect_server, two_schools, tmp_path):
+    case = process_request(str(tmp_path / "request.json"), two_schools)
+    staged = sorted(p.name for p in (Path(two_schools.out) / ".staging" / case.case_id).rglob("public/*.pdf"))
+    assert staged == ["S001.pdf", "S002.pdf"]                         # private, not released
+    assert not list(Path(two_schools.out).rglob("svar.pdf"))
+
+    approve_in_db(two_schools, case.case_id)
+    render_answer(case.case_id, two_schools, approved_by="Lise Jurist")
+    assert released_event(two_schools)["schools_reused_from_earlier_run"] == 2
+    public = pypdf.PdfReader(Path(two_schools.out) / "public" / case.case_id / "svar.pdf")
+    assert squeeze(CANARY) not in squeeze("\n".join(page.extract_text() for page in public.pages))
