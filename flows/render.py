@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 from contextlib import contextmanager
 from datetime import date
 from functools import cache
 from pathlib import Path
 
 import jinja2
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from innsyn.answer import (
     Answer,
@@ -75,12 +76,12 @@ def uten_punktum(text: str) -> str:
     return text.strip().rstrip(".")
 
 
-def epost(value: str) -> Markup:
-    """An e-mail address, escaped, that may break after its "@" before anywhere else."""
-    local, at, domain = value.partition("@")
-    if not at:
-        return escape(value)
-    return Markup("{}@<wbr>{}").format(local, domain)
+_BETWEEN_TAGS = re.compile(r">\s+<")
+
+
+def kompakt(html: str) -> Markup:
+    """Markup without the whitespace between tags (for tables, where it is never shown)."""
+    return Markup(_BETWEEN_TAGS.sub("><", str(html)))
 
 
 def _environment() -> jinja2.Environment:
@@ -96,7 +97,7 @@ def _environment() -> jinja2.Environment:
     env.filters["kort_hjemmel"] = kort_hjemmel
     env.filters["samtykke"] = samtykke
     env.filters["uten_punktum"] = uten_punktum
-    env.filters["epost"] = epost
+    env.filters["kompakt"] = kompakt
     return env
 
 
