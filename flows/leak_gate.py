@@ -3,9 +3,9 @@
 The last check before a public answer may leave the building. It reads everything a
 recipient could read out of the file:
 
-- the text of every page, extracted by pypdf (content-stream order) and twice by
-  poppler's `pdftotext` (raw content order, and reading order), so a value is found
-  whichever way a table cell wrapped;
+- the text of every page, extracted twice by poppler's `pdftotext` (raw content order,
+  and reading order), so a value is found whichever way a table cell wrapped, from a copy
+  whose pages cover the whole plane, so text drawn off the page is read too;
 - the document information dictionary and the XMP metadata;
 - outline (bookmark) titles;
 - annotations (contents, titles, link URIs) and embedded file names and descriptions.
@@ -31,11 +31,10 @@ import subprocess
 import tempfile
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pypdf import PdfReader, PdfWriter
-from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
+from pypdf.generic import ArrayObject, DictionaryObject, FloatObject, IndirectObject, NameObject
 
 MIN_LENGTH = 3
 
@@ -95,25 +94,36 @@ def _pdftotext_all(pdf_path: Path, orders: list[tuple[str, ...]], *, name: str |
     return [stdout.decode("utf-8", errors="replace") for _, stdout in texts]
 
 
-def _poppler_texts(pdf_path: Path, has_output_intent: bool) -> list[str]:
+#: Every page of the copy poppler reads is this big (points from the origin, each way), so
+#: text drawn off the page (a negative margin, an absolutely placed box) is read as well:
+#: `pdftotext` reads only what lies inside a page's crop box.
+_EVERYWHERE = 1_000_000
+
+
+def _poppler_texts(pdf_path: Path) -> list[str]:
     """The pages' text in raw content order and in reading order, read by poppler.
 
-    A PDF/A file carries an output intent (an ICC colour profile), for which poppler builds
-    colour transforms on every page: 90 % of its time on our answers, for no text at all.
-    It reads a copy whose catalog drops only that entry (an incremental update: every page,
-    font and content stream is byte for byte the original's), ten times faster. The
-    original's own catalog, metadata and outline are read by pypdf in `pdf_texts`.
+    Poppler reads a copy made as an incremental update (every font and content stream byte
+    for byte the original's) with two changes: each page's boxes cover the whole plane, so
+    no text escapes by being drawn outside the page; and the catalog drops the PDF/A output
+    intent (an ICC colour profile), for which poppler would build colour transforms on
+    every page: 90 % of its time on our answers, for no text at all. The original's own
+    catalog, metadata and outline are read by pypdf in `pdf_texts`.
     """
-    orders = [("-raw",), ()]
-    if not has_output_intent:
-        return _pdftotext_all(pdf_path, orders)
+    everywhere = ArrayObject([FloatObject(-_EVERYWHERE), FloatObject(-_EVERYWHERE),
+                              FloatObject(_EVERYWHERE), FloatObject(_EVERYWHERE)])
     with tempfile.TemporaryDirectory(prefix="innsyn-gate-") as folder:
         copy = Path(folder) / "text-only.pdf"
         writer = PdfWriter(pdf_path, incremental=True)
-        del writer.root_object[NameObject("/OutputIntents")]
+        writer.root_object.pop(NameObject("/OutputIntents"), None)
+        for page in writer.pages:
+            for box in ("/MediaBox", "/CropBox"):
+                page[NameObject(box)] = everywhere
+            for box in ("/BleedBox", "/TrimBox", "/ArtBox"):
+                page.pop(NameObject(box), None)
         with open(copy, "wb") as handle:
             writer.write(handle)
-        return _pdftotext_all(copy, orders, name=Path(pdf_path).name)
+        return _pdftotext_all(copy, [("-raw",), ()], name=Path(pdf_path).name)
 
 
 def _resolve(obj):
@@ -154,26 +164,13 @@ def pdf_texts(pdf_path: Path, *, page_text: bool = True) -> Iterator[str]:
     answer whose parts were each checked whole before merging.
     """
     reader = PdfReader(pdf_path)
-    poppler = None
     if page_text:
-        # poppler reads in its own processes while pypdf reads here
-        _require_pdftotext()
-        has_output_intent = "/OutputIntents" in reader.trailer["/Root"]
-        poppler = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leak-gate")
-        poppler_texts = poppler.submit(_poppler_texts, Path(pdf_path), has_output_intent)
-    try:
-        for page in reader.pages:
-            if page_text:
-                yield page.extract_text() or ""
-            annotations = _resolve(page.get("/Annots"))
-            if annotations:
-                for annotation in annotations:
-                    yield from _strings(annotation)
-        if poppler is not None:
-            yield from poppler_texts.result()
-    finally:
-        if poppler is not None:
-            poppler.shutdown(wait=True)
+        yield from _poppler_texts(Path(pdf_path))
+    for page in reader.pages:
+        annotations = _resolve(page.get("/Annots"))
+        if annotations:
+            for annotation in annotations:
+                yield from _strings(annotation)
 
     if reader.metadata:
         for key, value in reader.metadata.items():

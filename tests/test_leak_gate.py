@@ -61,6 +61,19 @@ def test_value_in_wrapped_table_cell(tmp_path):
     assert leaks == ["addr", "mail"]
 
 
+@pytest.mark.parametrize("where", [
+    "position: absolute; left: -150mm; top: 20mm",     # off the left edge
+    "position: absolute; left: 10mm; top: 400mm",      # below the page
+    "margin-left: 260mm",                              # off the right edge
+    "position: absolute; left: -20000mm; top: 5mm",    # very far away
+    "color: white",                                    # on the page, unseen
+    "font-size: 0.5pt",                                # on the page, too small to see
+])
+def test_value_drawn_where_nobody_looks(tmp_path, where):
+    path = pdf(tmp_path, f'<p>Innsiden</p><p style="{where}">{SECRET}</p>')
+    assert find_leaks(path, {"g1-address": SECRET}) == ["g1-address"]
+
+
 def test_value_in_title_metadata(tmp_path):
     path = pdf(tmp_path, "<p>Ingenting her</p>", head=f"<title>Svar om {SECRET}</title>")
     assert find_leaks(path, {"addr": SECRET}) == ["addr"]
