@@ -124,11 +124,11 @@ def _weasy():
     fonts = FontConfiguration()
     stylesheets = {
         name: weasyprint.CSS(
-            filename=str(TEMPLATES_DIR / name / f"{name}.css"),
+            filename=str(TEMPLATES_DIR / folder / f"{name}.css"),
             font_config=fonts,
             url_fetcher=_local_fetcher,
         )
-        for name in ("svar", "intern")
+        for folder, name in (("svar", "svar"), ("intern", "intern"), ("felles", "del"))
     }
     return weasyprint, fonts, stylesheets
 
@@ -240,12 +240,14 @@ def _cyclic_gc_paused():
             gc.enable()
 
 
-def _write_pdf(html: str, stylesheet: str, path: Path, *, private: bool) -> None:
+def _write_pdf(html: str, stylesheet: str, path: Path, *, private: bool, part: bool = False) -> None:
+    """`part`: one school's lists of a bulk case, to be merged (felles/del.css)."""
     weasyprint, fonts, stylesheets = _weasy()
+    sheets = [stylesheets[stylesheet], stylesheets["del"]] if part else [stylesheets[stylesheet]]
     with _cyclic_gc_paused():
         document = weasyprint.HTML(
             string=html, base_url=str(TEMPLATES_DIR), url_fetcher=_local_fetcher
-        ).render(stylesheets=[stylesheets[stylesheet]], font_config=fonts)
+        ).render(stylesheets=sheets, font_config=fonts)
         pdf = document.write_pdf(pdf_variant=PDF_VARIANT)
         del document
     atomic_write_bytes(Path(path), pdf, private=private)
@@ -253,11 +255,12 @@ def _write_pdf(html: str, stylesheet: str, path: Path, *, private: bool) -> None
 
 def render_public_pdf(answer: Answer, path: Path, *, front: bool = True, lists: bool = True) -> None:
     """Write the public answer (PDF/A). Raises ValueError if any cell is withheld."""
-    _write_pdf(render_public_html(answer, front=front, lists=lists), "svar", path, private=False)
+    html = render_public_html(answer, front=front, lists=lists)
+    _write_pdf(html, "svar", path, private=False, part=not front and lists)
 
 
 def render_review_pdf(answer: Answer, path: Path, *, front: bool = True, lists: bool = True,
                       with_remarks: frozenset[str] | None = None) -> None:
     """Write the internal review copy (PDF/A, marked 'Unntatt offentlighet' on every page)."""
     html = render_review_html(answer, front=front, lists=lists, with_remarks=with_remarks)
-    _write_pdf(html, "intern", path, private=True)
+    _write_pdf(html, "intern", path, private=True, part=not front and lists)
