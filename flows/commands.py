@@ -10,6 +10,8 @@ import argparse
 import json
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from innsyn import cases, clock, review
@@ -102,23 +104,49 @@ def _config(db: Path, out: Path, policy: Path | None):
                      progress=sys.stderr.isatty())
 
 
-def check_request(file: Path, db: Path) -> None:
-    """Everything about a request that can be wrong, checked before anything is written."""
+def check_request(file: Path, db: Path) -> int:
+    """Everything about a request that can be wrong, checked before anything is written.
+
+    Returns how many schools the request covers."""
     request = parse_request(file)
     if request.received_at > clock.now():
         raise BadInput(f"{file}: received_at: is in the future")
     _require_db(db)
     with open_db(db, read_only=True) as con:
-        cases.resolve_scope(con, request)
+        classes = cases.resolve_scope(con, request)
+    return len({school_id for _, school_id, *_ in classes})
+
+
+@contextmanager
+def foreground_run(schools: int) -> Iterator[None]:
+    """Prefect settings for a flow run that this command starts and waits for.
+
+    Prefect sends a heartbeat for every flow run, one at the start and then every 180 s, so
+    that an automation can mark a run whose process died as crashed. The heartbeat thread
+    wakes once a second, and ending a flow run waits for it: up to a second for the request
+    flow and again for its render subflow. A one-school case is done in seconds, long before
+    a second heartbeat, in front of the person who started it, so it runs without. A bulk
+    case (minutes) keeps its heartbeats, as do the runs of `innsyn serve` and any run where
+    the heartbeat is set explicitly (PREFECT_FLOWS_HEARTBEAT_FREQUENCY, in the environment or
+    a Prefect profile).
+    """
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, get_current_settings, temporary_settings
+
+    if schools > 1 or "heartbeat_frequency" in get_current_settings().flows.model_fields_set:
+        yield
+        return
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
 
 
 def process(file: Path, db: Path, out: Path, policy: Path | None) -> dict:
     load_policy(policy)
-    check_request(file, db)  # before Prefect is even imported: bad input costs no start-up
+    schools = check_request(file, db)  # before Prefect is even imported: bad input costs no start-up
     config = _config(db, out, policy)
     from innsyn.process_request import process_request
 
-    result = process_request(str(file), config)
+    with foreground_run(schools):
+        result = process_request(str(file), config)
     if result.unchanged:
         print(f"innsyn: case {result.case_id} is already {result.status}: nothing changed", file=sys.stderr)
     return result.model_dump()
@@ -132,9 +160,11 @@ def demo(db: Path, out: Path, policy: Path | None) -> dict:
         db_demo_data(argparse.Namespace(schools=3, seed=1), db)
     config = _config(db, out, policy)
     examples = sorted(EXAMPLES_DIR.glob("*.json"))
-    for example in examples:
-        check_request(example, db)
-    results = [process_request(str(example), config).model_dump() for example in examples]
+    schools = [check_request(example, db) for example in examples]
+    results = []
+    for example, count in zip(examples, schools):
+        with foreground_run(count):
+            results.append(process_request(str(example), config).model_dump())
     for result in results:
         where = result["public_pdf"] or f"awaiting review (`innsyn review show {result['case_id']}`)"
         print(f"  {result['case_id']:<16} {result['status']:<16} {result['outcome'] or '':<17} {where}",
@@ -167,6 +197,13 @@ def _case_or_bad_input(db: Path, case_id: str) -> cases.CaseRow:
     return row
 
 
+def _schools_of(db: Path, case_id: str) -> int:
+    with open_db(db, read_only=True) as con:
+        (count,) = con.execute("SELECT count(DISTINCT school_id) FROM case_classes WHERE case_id = ?",
+                               [case_id]).fetchone()
+    return count
+
+
 def review_show(args: argparse.Namespace, db: Path, out: Path) -> dict:
     from innsyn.config import RunConfig, case_result
 
@@ -187,7 +224,8 @@ def review_approve(args: argparse.Namespace, db: Path, out: Path) -> dict:
     with open_db(db) as con:
         review.approve(con, row, reviewer=args.reviewer, reason=args.reason, policy=load_policy(args.policy),
                        now=clock.now())
-    render_answer(row.case_id, config, approved_by=args.reviewer.strip())
+    with foreground_run(_schools_of(db, row.case_id)):
+        render_answer(row.case_id, config, approved_by=args.reviewer.strip())
     return case_result(config, row.case_id).model_dump()
 
 
@@ -203,7 +241,8 @@ def review_change(args: argparse.Namespace, db: Path, out: Path) -> dict:
     with open_db(db) as con:
         changed = review.apply_changes(con, row, changes, reviewer=args.reviewer, reason=args.reason,
                                        policy=load_policy(args.policy), now=clock.now())
-    render_answer(row.case_id, config, publish=False)
+    with foreground_run(_schools_of(db, row.case_id)):
+        render_answer(row.case_id, config, publish=False)
     return {**case_result(config, row.case_id).model_dump(), "changed_items": changed}
 
 

@@ -17,6 +17,7 @@ reads what it needs from the database itself.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 from prefect import flow, get_run_logger, task
 from prefect.flow_runs import pause_flow_run
@@ -44,9 +45,14 @@ class ReviewInput(RunInput):
                                              description="Item ids to release or withhold, from the review copy")
 
 
+class Registration(NamedTuple):
+    case_id: str
+    status: str  # "received" for a new case; where an earlier run left it otherwise
+
+
 @task(**TASK_OPTIONS)
-def register(request_path: str, config: RunConfig) -> str:
-    """Register the request as a case, or find the case it already is."""
+def register(request_path: str, config: RunConfig) -> Registration:
+    """Register the request as a case, or find the case it already is, and say where it stands."""
     path = Path(request_path)
     request = parse_request(path)
     with open_db(config.db) as con:
@@ -54,8 +60,9 @@ def register(request_path: str, config: RunConfig) -> str:
         case_id, is_new = cases.register_case(
             con, request, path.read_bytes(), registered_by=config.actor, now=clock.now()
         )
+        status = cases.find_case(con, case_id).status
     get_run_logger().info("case %s %s", case_id, "registered" if is_new else "already registered")
-    return case_id
+    return Registration(case_id, status)
 
 
 @task(**TASK_OPTIONS)
@@ -136,9 +143,7 @@ def wait_for_reviewer(case_id: str, summary: ScreeningSummary, config: RunConfig
 @flow(name="process-request", log_prints=False)
 def process_request(request_path: str, config: RunConfig) -> CaseResult:
     """One request, end to end. Safe to run again: a released case is left as it is."""
-    case_id = register(request_path, config)
-    with open_db(config.db, read_only=True) as con:
-        status = cases.find_case(con, case_id).status
+    case_id, status = register(request_path, config)
     if status in ("released", "awaiting_review"):
         get_run_logger().info("case %s is already %s: nothing changed", case_id, status)
         return case_result(config, case_id, unchanged=True)
