@@ -273,11 +273,45 @@ class _ReleasedText:
         return self._forms
 
     def accounts_for(self, part: str, haystack: str) -> bool:
-        """True when every occurrence of `part` lies inside a released value."""
+        """True when every occurrence of `part` is made of released text.
+
+        An occurrence is explained when released values cover it: one that contains it (a
+        neighbour's "kanariveien71,0170oslo" holds "kanariveien7"), or neighbouring cells
+        whose text runs into each other once whitespace is gone ("Omar Mustafa" beside
+        "omar.mustafa@…" reads "mustafaomar", a withheld Mustafa Omar). Each covering value
+        must reach beyond the occurrence, so released words found inside a leaked cell (a
+        released "Kari" within "Kari Kanari") never explain it.
+        """
         containing = sorted((form for form in self.forms() if part in form), key=len, reverse=True)
+        remaining = haystack
         for form in containing:
-            haystack = haystack.replace(form, "\x00")
-        return part not in haystack
+            remaining = remaining.replace(form, "\x00")
+        if part not in remaining:
+            return True
+        start = haystack.find(part)
+        while start != -1:
+            if not self._covered(start, start + len(part), haystack):
+                return False
+            start = haystack.find(part, start + 1)
+        return True
+
+    def _covered(self, start: int, end: int, haystack: str) -> bool:
+        """Released text covers haystack[start:end], each piece reaching beyond it."""
+        pieces = []
+        for form in self.forms():
+            if not form:
+                continue
+            at = haystack.find(form, max(0, start - len(form) + 1), end + len(form) - 1)
+            while at != -1 and at < end:
+                if at < start or at + len(form) > end:  # reaches beyond the occurrence
+                    pieces.append((max(at, start), min(at + len(form), end)))
+                at = haystack.find(form, at + 1, end + len(form) - 1)
+        reached = start
+        for piece_start, piece_end in sorted(pieces):
+            if piece_start > reached:
+                return False
+            reached = max(reached, piece_end)
+        return reached >= end
 
 
 def check_pdf(
