@@ -884,8 +884,9 @@ def cli_profile(folder: Path, db: Path, api_url: str, request: Path) -> str:
     lines = [f"{'calls':>5} {'cum s':>7}  step (one run under cProfile: {run.wall:.2f} s wall, "
              f"{run.cpu:.2f} s CPU; profiling slows Python code, WeasyPrint's layout most)"]
     for file, function, label in CLI_STEPS:
+        # the package is `flows/` in a checkout (editable install) and `innsyn/` when installed
         found = [(calls, cumulative) for (path, _, name), (_, calls, _, cumulative, _) in stats.items()
-                 if path.endswith(file) and name == function]
+                 if path.replace("/innsyn/", "/flows/").endswith(file) and name == function]
         if found:
             calls, cumulative = max(found, key=lambda item: item[1])
             lines.append(f"{calls:>5} {cumulative:>7.2f}  {label}")
@@ -980,9 +981,18 @@ TARGET_FIXES = {
         "the decisions is separate: 5.8 million case_items rows, most of it DuckDB compressing the strings "
         "on write."),
     "cli": (
-        "Importing Prefect, DuckDB, pydantic and WeasyPrint takes most of the budget before any work "
-        "starts; the flow run itself (API round trips for the flow and each task, the first WeasyPrint "
-        "render with its font and stylesheet set-up) takes the rest."),
+        "A cold `innsyn process` pays for its imports before any work: Prefect alone (its pydantic models, "
+        "settings and client) is over a second, DuckDB and pydantic a few tenths, WeasyPrint and its fonts "
+        "another 0.5-0.7 s at the first render (see the profile). Then it renders two documents (the "
+        "public answer and the review copy) and creates two flow runs (process-request and its "
+        "render-answer subflow). What bought nothing is gone: the interpreter's garbage collection of the "
+        "whole heap at exit (0.5-1 s; the heap is frozen once the answer is printed, Prefect still sends "
+        "every log and event) and the wait for the flow-run heartbeat thread at the end of each flow run "
+        "(up to 1 s each; a one-school run from the shell runs without heartbeats). Under 3 s on 2 shared "
+        "cores needs less cold work per process: rendering a one-school case in the request flow's own run "
+        "(no subflow and no process pool: about 0.5 s less between screening and release, measured), or a resident worker that keeps Prefect and "
+        "WeasyPrint imported between requests (`innsyn serve` does not: Prefect's runner starts a fresh "
+        "interpreter for every flow run and polls for runs every 10 s)."),
 }
 
 

@@ -1,8 +1,14 @@
 """Screening: decide, set-wise in DuckDB, what of a case's consented class list is released.
 
-The SQL in sql/ does the work (consented list -> findings -> decisions); this module loads
-the policy into the database, runs the three statements in order, and summarises the result
-in ids and counts (never values).
+The SQL in sql/ does the work, in two stages. Screening proper (`find_markers`) finds the
+confidentiality markers where they belong, per class, pupil and guardian, straight from the
+register: the case's classes (sql/screening_scope.sql), its guardians' rows read once
+(sql/screening_guardians.sql), the markers (sql/screening_findings.sql): one row per marked
+class, pupil or guardian, never one per value. Deciding (`write_decisions`) then picks the
+winning rule per pupil and guardian and field (sql/screening_touches.sql) and writes one row
+per consented value into case_items, the case's frozen snapshot (sql/consented_class_list.sql,
+a view, read once by sql/case_decisions.sql). This module loads the policy into the database,
+runs the statements in order, and summarises the result in ids and counts (never values).
 """
 
 from __future__ import annotations
@@ -15,11 +21,15 @@ import duckdb
 from innsyn.policy import MARKERS, Policy
 from innsyn.resources import sql
 
+# precedence: where several rules touch one value, the lowest wins: a rule consent cannot
+# lift before one it can, a no-trace rule before one that leaves a trace, then the rule
+# written first in the policy (rule_order is unique per rule, so a precedence names one rule)
 POLICY_RULES_DDL = """
 CREATE OR REPLACE TEMP TABLE policy_rules (
     rule_id VARCHAR, rule_order INTEGER, marker VARCHAR, field VARCHAR,
     consent_lifts BOOLEAN, no_trace BOOLEAN, requires_review BOOLEAN,
-    legal_basis VARCHAR, letter_text VARCHAR
+    legal_basis VARCHAR, letter_text VARCHAR,
+    precedence INTEGER AS ((consent_lifts::INTEGER * 2 + (NOT no_trace)::INTEGER) * 1000000 + rule_order)
 )
 """
 
@@ -43,24 +53,45 @@ def load_policy_rules(con: duckdb.DuckDBPyConnection, policy: Policy) -> None:
     rows = policy.rule_rows()
     # one statement with every row bound: executemany costs a round trip per row
     placeholders = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
-    con.execute(f"INSERT INTO policy_rules VALUES {placeholders}", [value for row in rows for value in row])
+    con.execute(f"INSERT INTO policy_rules (rule_id, rule_order, marker, field, consent_lifts, no_trace, "
+                f"requires_review, legal_basis, letter_text) VALUES {placeholders}",
+                [value for row in rows for value in row])
 
 
 def screen_case(
     con: duckdb.DuckDBPyConnection, case_id: str, policy: Policy, decided_at: datetime
 ) -> ScreeningSummary:
     """Decide every consented value of the case; replaces earlier decisions of the case."""
+    find_markers(con, case_id, policy)
+    write_decisions(con, case_id, policy, decided_at)
+    return summarise(con, case_id, policy)
+
+
+def find_markers(con: duckdb.DuckDBPyConnection, case_id: str, policy: Policy) -> None:
+    """Screening proper: the temp table findings holds every marker touching the case."""
     con.execute(sql("normalize_address"))
     load_policy_rules(con, policy)
-    con.execute(sql("consented_class_list"), {"case_id": case_id})
-    con.execute(sql("screening_findings"), {"case_id": case_id})
+    con.execute(sql("screening_scope"), {"case_id": case_id})
+    con.execute(sql("screening_guardians"))
+    # A guardian's rows for pupils outside the case can only exist when the case's rows are
+    # not all of the register's: a municipal case skips the look-up (a join of every row).
+    (elsewhere,) = con.execute(
+        "SELECT (SELECT count(*) FROM guardians) > (SELECT count(*) FROM screening_guardians)").fetchone()
+    if elsewhere:
+        con.execute(sql("screening_guardians_elsewhere"))
+    con.execute(sql("screening_findings"))
     _check_markers_known(con)
+
+
+def write_decisions(con: duckdb.DuckDBPyConnection, case_id: str, policy: Policy, decided_at: datetime) -> None:
+    """One case_items row per consented value, decided by the markers find_markers found."""
+    con.execute(sql("screening_touches"))
+    con.execute(sql("consented_class_list"))
     con.execute("DELETE FROM case_items WHERE case_id = ?", [case_id])
     con.execute(
         sql("case_decisions"),
         {"case_id": case_id, "decided_by": policy.decided_by, "decided_at": decided_at},
     )
-    return summarise(con, case_id, policy)
 
 
 def _check_markers_known(con: duckdb.DuckDBPyConnection) -> None:
@@ -118,15 +149,18 @@ def thin_classes(con: duckdb.DuckDBPyConnection, case_id: str, minimum: int) -> 
             SELECT class_id, student_id,
                    bool_or(decision = 'release') AND NOT bool_or(no_trace AND guardian_id IS NULL) AS any_released,
                    bool_or(decision = 'withhold') AS any_withheld
-            FROM case_items WHERE case_id = ?
+            FROM case_items
+            WHERE case_id = $case_id
+              -- only a class with something withheld can be thin: the rest need no per-pupil look
+              AND class_id IN (SELECT class_id FROM case_items WHERE case_id = $case_id AND decision = 'withhold')
             GROUP BY class_id, student_id
         )
         SELECT class_id
         FROM pupils
         GROUP BY class_id
-        HAVING count(*) FILTER (any_released) < ? AND count(*) FILTER (NOT any_released AND any_withheld) > 0
+        HAVING count(*) FILTER (any_released) < $minimum AND count(*) FILTER (NOT any_released AND any_withheld) > 0
         ORDER BY class_id
         """,
-        [case_id, minimum],
+        {"case_id": case_id, "minimum": minimum},
     ).fetchall()
     return tuple(class_id for (class_id,) in rows)

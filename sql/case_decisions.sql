@@ -1,39 +1,34 @@
 -- The decision on every consented value of the case: release or withhold, with the rule.
--- Joins consented_items x findings x policy_rules set-wise. Where several rules touch one
--- value, a rule consent cannot lift wins over one it can, a no-trace rule over one that
--- leaves a trace, and then the rule written first in the policy.
+-- Each value takes the winning rule of its pupil's row and of its guardian for its field
+-- (sql/screening_touches.sql: the lower precedence of the two); a value no marker touches is
+-- released as consented. Needs the temp tables screening_touches and policy_rules and the
+-- view consented_items (sql/consented_class_list.sql), read once, while writing.
 -- Parameters: $case_id, $decided_by, $decided_at. Inserts into case_items.
 INSERT INTO case_items
     (case_id, item_id, class_id, student_id, guardian_id, field, value, sort_key,
      decision, rule, legal_basis, consent_state, no_trace, requires_review,
      decided_by, decided_at)
--- `touched` carries the item's field, so matching rules needs no second join of the whole
--- consented list (a municipal case has millions of items; few are touched).
-WITH touched AS (
-    SELECT i.item_id, i.field, f.marker
-    FROM consented_items AS i JOIN findings AS f ON f.scope = 'class' AND f.class_id = i.class_id
-    UNION ALL
-    SELECT i.item_id, i.field, f.marker
-    FROM consented_items AS i JOIN findings AS f ON f.scope = 'pupil' AND f.student_id = i.student_id
-    UNION ALL
-    SELECT i.item_id, i.field, f.marker
-    FROM consented_items AS i JOIN findings AS f ON f.scope = 'guardian' AND f.guardian_id = i.guardian_id
+-- one row per rule: what a winning rule decides (a rule has one row per marker and field)
+WITH winners AS (
+    SELECT DISTINCT precedence, rule_id, consent_lifts, no_trace, requires_review, legal_basis
+    FROM policy_rules
 ),
-matches AS (
-    SELECT t.item_id, r.*,
-           row_number() OVER (PARTITION BY t.item_id
-                              ORDER BY r.consent_lifts, r.no_trace DESC, r.rule_order) AS rank
-    FROM touched AS t
-    JOIN policy_rules AS r ON r.marker = t.marker AND r.field = t.field
+decided AS (
+    SELECT i.*, least(p.precedence, g.precedence) AS precedence
+    FROM consented_items AS i
+    LEFT JOIN (SELECT id, field, precedence FROM screening_touches WHERE level = 'pupil') AS p
+           ON p.id = i.student_id AND p.field = i.field
+    LEFT JOIN (SELECT id, field, precedence FROM screening_touches WHERE level = 'guardian') AS g
+           ON g.id = i.guardian_id AND g.field = i.field
 )
-SELECT $case_id, i.item_id, i.class_id, i.student_id, i.guardian_id, i.field, i.value, i.sort_key,
-       CASE WHEN m.rule_id IS NULL OR m.consent_lifts THEN 'release' ELSE 'withhold' END,
-       m.rule_id, m.legal_basis,
-       CASE WHEN m.rule_id IS NULL THEN 'consented'
-            WHEN m.consent_lifts THEN 'consent_lifted'
+SELECT $case_id, d.item_id, d.class_id, d.student_id, d.guardian_id, d.field, d.value, d.sort_key,
+       CASE WHEN w.rule_id IS NULL OR w.consent_lifts THEN 'release' ELSE 'withhold' END,
+       w.rule_id, w.legal_basis,
+       CASE WHEN w.rule_id IS NULL THEN 'consented'
+            WHEN w.consent_lifts THEN 'consent_lifted'
             ELSE 'consent_not_sufficient' END,
-       coalesce(m.no_trace AND NOT m.consent_lifts, false),
-       coalesce(m.requires_review AND NOT m.consent_lifts, false),
+       coalesce(w.no_trace AND NOT w.consent_lifts, false),
+       coalesce(w.requires_review AND NOT w.consent_lifts, false),
        $decided_by, $decided_at
-FROM consented_items AS i
-LEFT JOIN matches AS m ON m.item_id = i.item_id AND m.rank = 1;
+FROM decided AS d
+LEFT JOIN winners AS w USING (precedence);

@@ -14,7 +14,7 @@
 -- The postal code keeps its digits only, with a lost leading zero put back ("168" = "0168").
 -- TEMP: the macros live in the connection, not in the database file.
 CREATE OR REPLACE TEMP MACRO normalize_street(street) AS
-    regexp_replace(                                        -- 5. drop every space
+    replace(                                               -- 5. drop every space
     regexp_replace(                                        -- 4. flat number
     regexp_replace(                                        -- 3c. st -> sankt
     regexp_replace(                                        -- 3b. vn / veien -> vei
@@ -31,7 +31,7 @@ CREATE OR REPLACE TEMP MACRO normalize_street(street) AS
         '(vn|veien)\b', 'vei', 'g'),
         '\bst\b', 'sankt', 'g'),
         '\bh\d{4}\b', '', 'g'),
-        '\s+', '', 'g');
+        ' ', '');                                         -- (after step 2 the only blanks are spaces)
 
 CREATE OR REPLACE TEMP MACRO normalize_postal_code(postal_code) AS
     CASE WHEN length(regexp_replace(coalesce(postal_code, ''), '\D', '', 'g')) BETWEEN 1 AND 3

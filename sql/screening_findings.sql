@@ -1,34 +1,17 @@
--- Every confidentiality marker that touches the case, found set-wise.
--- Parameter: $case_id. Produces the temp table findings, one row per marker and scope:
+-- Every confidentiality marker that touches the case, found set-wise at the level it belongs
+-- to: classes, pupils and guardians, straight from the register (never per value).
+-- Needs the temp tables screening_scope and screening_guardians (sql/screening_scope.sql,
+-- sql/screening_guardians.sql) and the address macros (sql/normalize_address.sql).
+-- Produces the temp table findings, one row per marker and scope:
 --   scope 'class'    : every value in the class (special group, special school)
 --   scope 'pupil'    : every value in the pupil's row (the pupil's own graded address)
 --   scope 'guardian' : that guardian's values, in every row they appear in (their own graded
 --                      address, the household of a graded pupil, unlisted phone, institution)
 -- Guardian markers are looked up across the whole register, not only the requested classes:
--- a guardian whose other child has a graded address is protected in this class too.
+-- a guardian whose other child has a graded address is protected in this class too
+-- (screening_guardians holds every row of the case's guardians, a guardian of two pupils has two).
 CREATE OR REPLACE TEMP TABLE findings AS
-WITH scope_classes AS (
-    SELECT c.class_id, c.special_group, s.special_school
-    FROM case_classes AS cc
-    JOIN classes AS c USING (class_id)
-    JOIN schools AS s ON s.school_id = c.school_id
-    WHERE cc.case_id = $case_id
-),
-scope_guardians AS (
-    SELECT DISTINCT g.guardian_id
-    FROM guardians AS g
-    JOIN students AS s USING (student_id)
-    JOIN scope_classes USING (class_id)
-),
--- every row of those guardians in the register: a guardian of two pupils has two rows
-guardian_rows AS (
-    SELECT g.* FROM guardians AS g JOIN scope_guardians USING (guardian_id)
-),
-graded_pupils AS (
-    SELECT student_id, class_id, 'pupil_address_' || address_protection AS marker
-    FROM students
-    WHERE address_protection <> 'ugradert'
-),
+WITH
 -- Institution addresses match on street plus postal code (sql/normalize_address.sql). A
 -- missing postal code on either side matches on the street alone: better to withhold an
 -- address that is not an institution's than to release one that is.
@@ -38,39 +21,40 @@ institution_keys AS (
     FROM institutions
     WHERE normalize_street(street_address) <> ''
 ),
-guardian_addresses AS (
-    SELECT DISTINCT guardian_id, normalize_street(street_address) AS street_key,
-                    normalize_postal_code(postal_code) AS postal_key
-    FROM guardian_rows
-    WHERE normalize_street(street_address) <> ''
+-- Each street spelling the guardians use is normalised once, not once per row: households
+-- share addresses, and the regular expressions are the costly part of screening.
+institution_streets AS (
+    SELECT a.street_address, i.postal_key
+    FROM (SELECT DISTINCT street_address FROM screening_guardians WHERE street_address IS NOT NULL) AS a
+    JOIN institution_keys AS i ON normalize_street(a.street_address) = i.street_key
 ),
 guardian_markers AS (
     -- the household of a graded pupil
-    SELECT g.guardian_id, gp.marker
-    FROM guardian_rows AS g JOIN graded_pupils AS gp USING (student_id)
+    SELECT guardian_id, household_marker AS marker
+    FROM screening_guardians WHERE household_marker IS NOT NULL
     UNION
     -- the guardian's own graded address
     SELECT guardian_id, 'guardian_address_' || address_protection
-    FROM guardian_rows WHERE address_protection <> 'ugradert'
+    FROM screening_guardians WHERE address_protection <> 'ugradert'
     UNION
     SELECT guardian_id, 'unlisted_phone'
-    FROM guardian_rows WHERE phone_unlisted
+    FROM screening_guardians WHERE phone_unlisted
     UNION
-    SELECT a.guardian_id, 'institution_address'
-    FROM guardian_addresses AS a
-    JOIN institution_keys AS i
-      ON a.street_key = i.street_key
-     AND (a.postal_key = i.postal_key OR a.postal_key = '' OR i.postal_key = '')
+    SELECT g.guardian_id, 'institution_address'
+    FROM screening_guardians AS g
+    JOIN institution_streets AS i USING (street_address)
+    WHERE i.postal_key = '' OR normalize_postal_code(g.postal_code) IN ('', i.postal_key)
 )
 SELECT 'class' AS scope, class_id, NULL::VARCHAR AS student_id, NULL::VARCHAR AS guardian_id,
        'special_group' AS marker
-FROM scope_classes WHERE special_group
+FROM screening_scope WHERE special_group
 UNION ALL
 SELECT 'class', class_id, NULL, NULL, 'special_school'
-FROM scope_classes WHERE special_school
+FROM screening_scope WHERE special_school
 UNION ALL
-SELECT 'pupil', gp.class_id, gp.student_id, NULL, gp.marker
-FROM graded_pupils AS gp JOIN scope_classes USING (class_id)
+SELECT 'pupil', s.class_id, s.student_id, NULL, 'pupil_address_' || s.address_protection
+FROM students AS s SEMI JOIN screening_scope USING (class_id)
+WHERE s.address_protection <> 'ugradert'
 UNION ALL
 SELECT 'guardian', NULL, NULL, guardian_id, marker
 FROM guardian_markers;

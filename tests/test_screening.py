@@ -97,6 +97,29 @@ def test_a_graded_sibling_in_another_class_protects_the_shared_guardian_here(con
     assert {item for item in withheld(decisions)} == {f"{here}/F1/{f}" for f in ("guardian_name", "email", "phone", "address")}
 
 
+def test_a_guardian_registered_at_an_institution_on_a_siblings_row_is_protected_here(con, register):
+    # the sibling's row is outside the case: screening still reads every row of the guardian
+    register.institution("Kirkeveien 5", "0364")
+    register.klass("3A", grade=3)
+    register.pupil("Lise", "Hansen", class_id="S001-3A",
+                   guardians=[{"guardian_id": "F1", "street": "Kirkevn. 5", "postal_code": "0364"}])
+    here = register.pupil("Ola", "Hansen", guardians=[{"guardian_id": "F1", "street": "Storgata 1", "postal_code": "0155"}])
+    decisions = screen(con, ["S001-5B"])
+    assert withheld(decisions) == {f"{here}/F1/address"}
+    assert decisions[f"{here}/F1/address"].rule == "institusjonsadresse"
+
+
+def test_a_case_over_every_class_protects_a_shared_guardian_in_both_rows(con, register):
+    # every row of the register is in this case: the look-up of rows elsewhere is skipped
+    register.klass("3A", grade=3)
+    sister = register.pupil("Lise", "Hansen", class_id="S001-3A", protection="fortrolig", guardians=[{"guardian_id": "F1"}])
+    here = register.pupil("Ola", "Hansen", guardians=[{"guardian_id": "F1"}])
+    decisions = screen(con, ["S001-5B", "S001-3A"])
+    fields = ("guardian_name", "email", "phone", "address")
+    assert withheld(decisions) == ({f"{sister}/pupil_name"} | {f"{sister}/F1/{f}" for f in fields}
+                                   | {f"{here}/F1/{f}" for f in fields})
+
+
 def test_an_unlisted_phone_the_guardian_ticked_is_released_by_consent(con, register):
     pupil = register.pupil("Ola", "Hansen", guardians=[{"guardian_id": "F1", "phone_unlisted": True}])
     decision = screen(con)[f"{pupil}/F1/phone"]
