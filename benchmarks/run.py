@@ -964,18 +964,23 @@ def bench_cli(report: Report, work: Path, repeats: int, modes: tuple[str, ...]) 
 
 TARGET_FIXES = {
     "one-class": (
-        "The naive render lays out the same HTML with the same stylesheet, so layout, drawing and PDF "
-        "writing (most of the time: see the WeasyPrint stages) cost the same on both sides; what sharing "
-        "fonts and parsed CSS saves is a fresh FontConfiguration and a stylesheet parse (about 0.1 s), and "
-        "the in-flow path adds screening and the leak gate. A ratio of 2.5x needs a render that is cheaper "
-        "than WeasyPrint laying out the document: e.g. caching rendered class-list parts by their decisions "
-        "(deterministic documents), or drawing the table directly with pydyf."),
+        "In the flow a class is laid out by WeasyPrint like the naive render lays it out: a school's "
+        "classes share one document, the fonts and the parsed CSS, which saves the per-document set-up "
+        "(≈ 0.05 s a class), and the schools run on both cores. That is all sharing can save: layout, "
+        "drawing and writing the boxes of a 25-row table (see the WeasyPrint stages) cost the same on "
+        "both sides, ≈ 0.25-0.3 CPU s a class. The screen (0.002 s a class) and the leak gate "
+        "(0.015 s) are no longer the cost. 2.5x needs two free cores and a render under ≈ 0.25 CPU s "
+        "a class: not laying a class list out again (parts cached by the hash of their decisions and "
+        "a case-free header, since documents are deterministic), or drawing the table with pydyf "
+        "instead of HTML layout. A request for one class has no batch to share: its row is the "
+        "letter and one list against the same HTML rendered naively."),
     "bulk": (
-        "Per class, the review copy and the public part are each a WeasyPrint layout of a 25-row table "
-        "(see the per-class profile); the work is split per school over every core, so wall time is CPU "
-        "seconds / cores. On 2 cores shared with other jobs it does not fit 10 minutes: both steps together "
-        "are about 0.9 CPU s per class, 3,922 classes are 3,500 CPU s, so 6 free cores would; so would a "
-        "cheaper table renderer or reusing class-list parts from earlier cases."),
+        "Both steps together cost ≈ 0.5 CPU s a class through the CLI: the public part's WeasyPrint "
+        "render ≈ 0.3, the review part ≈ 0.05 on average (only the classes with remarks), the gate "
+        "0.015, and the rest Prefect's server, the pool's start-up, the per-school reads and the "
+        "merges. 3,922 classes are ≈ 1,970 CPU s: ≈ 16 min on 2 free cores, more on this shared "
+        "machine. Under 10 min needs ≈ 0.3 CPU s a class in all, i.e. a render cheaper than "
+        "WeasyPrint's layout (the same two remedies as one-class), or 4 free cores at today's cost."),
     "screening": (
         "Finding the markers reads the case's pupils and guardians once (a join of every guardian row with "
         "the case's pupils, into a temp table) and works on the few marked rows after that; on 2 cores "
