@@ -364,6 +364,23 @@ def test_autoescape_renders_markup_literally(tmp_path):
     assert "<script>" not in html and "&lt;script&gt;" in html
 
 
+@pytest.mark.parametrize(("email", "html"), [
+    ("zaneta@example.no", "<td>zaneta@example.no</td>"),                   # fits: no hint
+    ("anne-marie.moen@example.no", "anne-marie.moen@<wbr>example.no"),     # not after "anne-"
+    ("maret.duvra.savrre.med.en.veldig.lang.adresse@eksempelpost.no",
+     "maret.duvra.savrre.med.en.veldig.lang.adresse@<wbr>eksempelpost.no"),  # too long to fit
+    ("<b>x</b>-y@example.no", "&lt;b&gt;x&lt;/b&gt;-y@<wbr>example.no"),   # escaped all the same
+])
+def test_a_long_or_hyphenated_email_may_wrap_only_after_its_at(email, html):
+    answer = make_answer()
+    first = answer.classes[0]
+    guardian = first.rows[0].guardians[0]
+    guardian = replace(guardian, email=c(guardian.email.item_id, email))
+    row = replace(first.rows[0], guardians=(guardian, *first.rows[0].guardians[1:]))
+    answer = replace(answer, classes=(replace(first, rows=(row, *first.rows[1:])), *answer.classes[1:]))
+    assert html in render_public_html(public_view(answer))
+
+
 @pytest.mark.parametrize(
     ("outcome", "sentence", "reasons"),
     [
