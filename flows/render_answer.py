@@ -54,7 +54,8 @@ class Plan:
     approved_by: str | None
     data_hash: str
     publish: bool
-    review_schools: tuple[str, ...] = ()  # bulk: schools with a class the review copy shows
+    review_classes: tuple[str, ...] = ()  # bulk: the classes the review copy shows in full
+    review_schools: tuple[str, ...] = ()  # ... and their schools
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -87,7 +88,7 @@ def prepare(case_id: str, config: RunConfig, approved_by: str | None, publish: b
                GROUP BY school_id, school_name ORDER BY school_name, school_id""", [case_id]
         ).fetchall())
         data_hash = summarise(con, case_id, policy).data_hash
-        review_schools = tuple(sorted(set(classes_with_remarks(con, case_id).values())))
+        with_remarks = classes_with_remarks(con, case_id)
         write_redaction_log(con, case_id, CasePaths.under(Path(config.out), case_id))
     if not publish:
         label = "Til juridisk vurdering"
@@ -95,7 +96,8 @@ def prepare(case_id: str, config: RunConfig, approved_by: str | None, publish: b
         label = f"Godkjent av {approved_by}"
     else:
         label = "Frigitt uten juridisk vurdering (ingen merknader)"
-    return Plan(case_id, schools, label, approved_by, data_hash, publish,
+    review_schools = set(with_remarks.values())
+    return Plan(case_id, schools, label, approved_by, data_hash, publish, tuple(sorted(with_remarks)),
                 tuple(s for s in schools if s in review_schools))
 
 
@@ -131,11 +133,10 @@ def render_school(plan: Plan, school_id: str, config: RunConfig) -> bool:
     with open_db(config.db, read_only=True) as con:
         answer = build_answer(con, plan.case_id, policy, status_label=plan.status_label, school_id=school_id)
         withheld = dict(con.execute(sql("case_withheld_values"), {"case_id": plan.case_id}).fetchall())
-        with_remarks = frozenset(classes_with_remarks(con, plan.case_id))
     if "internal" in parts and not parts["internal"].exists():
         # no status label in a school's part: the same part serves the review and the release
         with atomic_target(parts["internal"], private=True) as tmp:
-            render.render_review_pdf(answer, tmp, front=False, with_remarks=with_remarks)
+            render.render_review_pdf(answer, tmp, front=False, with_remarks=frozenset(plan.review_classes))
     if not parts["public"].exists():
         released = [cell.value for cell in answer.cells() if not cell.withheld]
         with atomic_target(parts["public"], private=True) as tmp:
@@ -151,9 +152,8 @@ def render_fronts(plan: Plan, config: RunConfig) -> None:
     policy = load_policy(config.policy)
     with open_db(config.db, read_only=True) as con:
         answer = build_answer(con, plan.case_id, policy, status_label=plan.status_label, rows=False)
-        with_remarks = frozenset(classes_with_remarks(con, plan.case_id))
     with atomic_target(staging / "internal" / "_front.pdf", private=True) as tmp:
-        render.render_review_pdf(answer, tmp, lists=False, with_remarks=with_remarks)
+        render.render_review_pdf(answer, tmp, lists=False, with_remarks=frozenset(plan.review_classes))
     if plan.publish:
         with atomic_target(staging / "public" / "_front.pdf", private=True) as tmp:
             render.render_public_pdf(public_answer(answer), tmp, lists=False)
