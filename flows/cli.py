@@ -165,6 +165,8 @@ def _run(argv: list[str] | None) -> int:
         return _fail(2, str(error))
     except commands.USER_ERRORS as error:
         return _fail(2, str(error))
+    except commands.SERVICE_ERRORS as error:  # already one line, as this process would have said it
+        return _fail(error.exit_code, str(error))
     except KeyboardInterrupt:
         return _fail(1, "interrupted")
     except Exception as error:  # noqa: BLE001 - the user gets one clear line, not a traceback

@@ -14,13 +14,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from innsyn import cases, clock, review
+from innsyn import cases, clock, review, warm_worker
 from innsyn.db import init_db, init_schema, open_db, transaction
 from innsyn.importer import ImportFailed, import_export
 from innsyn.policy import PolicyError, load_policy
 from innsyn.request import BadInput, parse_request
 
 USER_ERRORS = (ImportFailed, PolicyError)
+SERVICE_ERRORS = warm_worker.ServiceFailed
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 
 
@@ -142,14 +143,23 @@ def foreground_run(schools: int) -> Iterator[None]:
 def process(file: Path, db: Path, out: Path, policy: Path | None) -> dict:
     load_policy(policy)
     schools = check_request(file, db)  # before Prefect is even imported: bad input costs no start-up
+    result = None
+    if schools == 1:  # a running `innsyn serve` has Prefect and WeasyPrint loaded already
+        result = warm_worker.submit(file, db=db, out=out, policy=policy, actor=cases.current_user())
+    if result is None:
+        result = _process_here(file, db, out, policy, schools)
+    if result["unchanged"]:
+        print(f"innsyn: case {result['case_id']} is already {result['status']}: nothing changed", file=sys.stderr)
+    return result
+
+
+def _process_here(file: Path, db: Path, out: Path, policy: Path | None, schools: int) -> dict:
+    """The request's flow run, in this process."""
     config = _config(db, out, policy)
     from innsyn.process_request import process_request
 
     with foreground_run(schools):
-        result = process_request(str(file), config)
-    if result.unchanged:
-        print(f"innsyn: case {result.case_id} is already {result.status}: nothing changed", file=sys.stderr)
-    return result.model_dump()
+        return process_request(str(file), config).model_dump()
 
 
 def demo(db: Path, out: Path, policy: Path | None) -> dict:

@@ -10,6 +10,10 @@ Two Prefect deployments run in this one process with `prefect.serve`:
   week every Monday at 07:00 Europe/Oslo (cron `0 7 * * 1` in that zone, so the run stays at
   07:00 local time across summer time).
 
+Beside them, the service answers `innsyn process` for one-school requests on its database
+in this process, warm: Prefect, the flows and WeasyPrint's fonts are loaded once, not for
+every request (innsyn.warm_worker).
+
 Paths are made absolute, so a run finds the database wherever the runner starts it. The
 deployments name their flows by module path (`innsyn.compliance_report.compliance_report`),
 so they load from the installed package, not from a file relative to the working directory.
@@ -34,6 +38,7 @@ from innsyn import cases, deadlines
 from innsyn.compliance_report import TIME_ZONE, WEEKLY_CRON, ReportConfig, compliance_report
 from innsyn.db import default_db_path
 from innsyn.process_request import RunConfig, process_request
+from innsyn.warm_worker import WarmWorker
 
 PROCESS_DEPLOYMENT = "process-request"
 REPORT_DEPLOYMENT = "weekly-compliance-report"
@@ -86,7 +91,9 @@ def serve_deployments(
     # SIGTERM (a service manager's stop) is a clean stop at any moment: Prefect's runner handles
     # it once it runs; before that, while the deployments are being registered, we do.
     previous = signal.signal(signal.SIGTERM, _stop)
+    worker = None
     try:
+        worker = _start_warm_worker(Path(db))
         serve(*deployments, pause_on_shutdown=bool(PREFECT_API_URL.value()), print_starting_message=False)
     except KeyboardInterrupt:
         pass
@@ -94,8 +101,23 @@ def serve_deployments(
         if exit_.code not in (0, None):
             raise
     finally:
+        if worker is not None:
+            worker.stop()
         signal.signal(signal.SIGTERM, previous)
     return names
+
+
+def _start_warm_worker(db: Path) -> WarmWorker | None:
+    """Answer `innsyn process` for one school here, warm (innsyn.warm_worker); the
+    deployments are served either way."""
+    try:
+        worker = WarmWorker(db).start()
+    except (RuntimeError, OSError) as error:
+        print(f"innsyn: warning: `innsyn process` runs in its own process: {error}", file=sys.stderr, flush=True)
+        return None
+    print(f"innsyn: answering `innsyn process` for {worker.db} (one-school requests) in this process",
+          file=sys.stderr, flush=True)
+    return worker
 
 
 def _stop(signum, frame) -> None:

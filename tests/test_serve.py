@@ -3,7 +3,8 @@
 The deployments are registered with the session's real Prefect server and read back from it;
 the schedule's next dates are asked of Prefect's own cron schedule across the switch to
 summer time; prefect.yaml must declare the same deployments; and `innsyn serve` itself starts,
-registers them, and stops cleanly on SIGTERM with its JSON on stdout.
+registers them, answers a one-class `innsyn process` in its own warm process, and stops
+cleanly on SIGTERM with its JSON on stdout.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import INNSYN, innsyn, innsyn_env
+from conftest import INNSYN, canary_export, innsyn, innsyn_env, write_request
 from innsyn.compliance_report import ReportConfig
 from innsyn.process_request import RunConfig
 from innsyn.serve import REPORT_DEPLOYMENT, build_deployments
+from innsyn.warm_worker import socket_path
 
 PROJECT = Path(__file__).resolve().parents[1]
 REPORT = f"compliance-report/{REPORT_DEPLOYMENT}"
@@ -90,10 +92,11 @@ def test_prefect_yaml_declares_the_same_deployments_for_a_work_pool(monkeypatch)
         assert flow.name == deployment["entrypoint"].split(":")[1].replace("_", "-")
 
 
-def test_innsyn_serve_registers_the_deployments_and_stops_on_sigterm(tmp_path, prefect_api_url):
+def test_innsyn_serve_registers_the_deployments_answers_process_and_stops_on_sigterm(tmp_path, prefect_api_url):
     from prefect import get_client
 
-    innsyn(tmp_path, prefect_api_url, "db", "init")
+    innsyn(tmp_path, prefect_api_url, "db", "import", str(canary_export(tmp_path / "export")))
+    write_request(tmp_path / "request.json", request_id="2026/7201")
     env = innsyn_env(tmp_path, prefect_api_url)
     service = subprocess.Popen([INNSYN, "serve"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
@@ -108,6 +111,11 @@ def test_innsyn_serve_registers_the_deployments_and_stops_on_sigterm(tmp_path, p
                            and d.parameters.get("config", {}).get("db") == str(tmp_path / "innsyn.duckdb")), None)
         assert served is not None, "innsyn serve did not register the weekly report"
         assert served.schedules[0].schedule.cron == "0 7 * * 1"
+        # a one-class request from the shell is answered warm, in the service's process
+        processed = innsyn(tmp_path, prefect_api_url, "process", "request.json")
+        assert processed.returncode == 0, processed.stderr
+        assert f"processed by the running `innsyn serve` (pid {service.pid})" in processed.stderr
+        assert json.loads(processed.stdout)["status"] == "awaiting_review"
         service.send_signal(signal.SIGTERM)
         stdout, stderr = service.communicate(timeout=120)
     finally:
@@ -117,6 +125,7 @@ def test_innsyn_serve_registers_the_deployments_and_stops_on_sigterm(tmp_path, p
     assert service.returncode == 0, stderr
     assert json.loads(stdout) == {"served": [PROCESS, REPORT], "stopped": True}
     assert "Mondays 07:00 Europe/Oslo" in stderr
+    assert not socket_path(tmp_path / "innsyn.duckdb").exists()  # a stopped service leaves no socket
 
 
 def test_innsyn_serve_without_a_database_is_bad_input(tmp_path):
