@@ -19,6 +19,7 @@ import duckdb
 
 from innsyn import resources
 from innsyn.db import transaction
+from innsyn.screening import key_street_addresses
 
 
 class ImportFailed(ValueError):
@@ -51,6 +52,7 @@ def import_export(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, int
             result = con.execute(resources.sql("import_load"))
             counts = result.fetchone()
             names = [column[0] for column in result.description]
+            key_street_addresses(con)
         return dict(zip(names, counts, strict=True))
     finally:
         con.execute(resources.sql("import_cleanup"))

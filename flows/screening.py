@@ -13,6 +13,7 @@ runs the statements in order, and summarises the result in ids and counts (never
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -79,8 +80,23 @@ def find_markers(con: duckdb.DuckDBPyConnection, case_id: str, policy: Policy) -
         "SELECT (SELECT count(*) FROM guardians) > (SELECT count(*) FROM screening_guardians)").fetchone()
     if elsewhere:
         con.execute(sql("screening_guardians_elsewhere"))
-    con.execute(sql("screening_findings"))
+    con.execute(sql("screening_findings"), {"rules": address_rules()})
     _check_markers_known(con)
+
+
+def address_rules() -> str:
+    """The version of the address normalisation: a hash of sql/normalize_address.sql."""
+    return hashlib.sha256(sql("normalize_address").encode()).hexdigest()[:16]
+
+
+def key_street_addresses(con: duckdb.DuckDBPyConnection) -> None:
+    """Normalise every guardian street spelling once, for every screening after it (the
+    import calls this in its transaction)."""
+    con.execute(sql("normalize_address"))
+    # two statements with parameters: DuckDB binds parameters for one statement at a time
+    for statement in sql("street_keys").split(";\n"):
+        if statement.strip():
+            con.execute(statement, {"rules": address_rules()})
 
 
 def write_decisions(con: duckdb.DuckDBPyConnection, case_id: str, policy: Policy, decided_at: datetime) -> None:

@@ -58,6 +58,17 @@ CREATE TABLE IF NOT EXISTS institutions (
     kind            VARCHAR NOT NULL
 );
 
+-- Every guardian street spelling, normalised once when the register is imported
+-- (sql/street_keys.sql, with the macros of sql/normalize_address.sql): screening a request
+-- compares keys instead of running the address regular expressions over every household
+-- again. `rules` names the normalisation that made the key (a hash of normalize_address.sql):
+-- screening ignores a key made under other rules and normalises that spelling itself.
+CREATE TABLE IF NOT EXISTS street_keys (
+    street_address  VARCHAR NOT NULL,
+    street_key      VARCHAR NOT NULL,
+    rules           VARCHAR NOT NULL
+);
+
 -- ---------------------------------------------------------------------------------------
 -- Cases: one row per innsyn request. The requester is not a protected person, but we keep
 -- what we know of them here only, never in Prefect.

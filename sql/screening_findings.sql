@@ -1,7 +1,8 @@
 -- Every confidentiality marker that touches the case, found set-wise at the level it belongs
 -- to: classes, pupils and guardians, straight from the register (never per value).
 -- Needs the temp tables screening_scope and screening_guardians (sql/screening_scope.sql,
--- sql/screening_guardians.sql) and the address macros (sql/normalize_address.sql).
+-- sql/screening_guardians.sql) and the address macros (sql/normalize_address.sql); $rules is
+-- their version (flows/screening.py, address_rules).
 -- Produces the temp table findings, one row per marker and scope:
 --   scope 'class'    : every value in the class (special group, special school)
 --   scope 'pupil'    : every value in the pupil's row (the pupil's own graded address)
@@ -21,12 +22,16 @@ institution_keys AS (
     FROM institutions
     WHERE normalize_street(street_address) <> ''
 ),
--- Each street spelling the guardians use is normalised once, not once per row: households
--- share addresses, and the regular expressions are the costly part of screening.
+-- Each street spelling the guardians use was normalised when the register was imported
+-- (street_keys, under the rules $rules): the regular expressions are the costly part of
+-- screening. A spelling without such a key (a register written by other means, or keyed
+-- under older rules) is normalised here.
 institution_streets AS (
     SELECT a.street_address, i.postal_key
     FROM (SELECT DISTINCT street_address FROM screening_guardians WHERE street_address IS NOT NULL) AS a
-    JOIN institution_keys AS i ON normalize_street(a.street_address) = i.street_key
+    LEFT JOIN street_keys AS k ON k.street_address = a.street_address AND k.rules = $rules
+    JOIN institution_keys AS i
+      ON CASE WHEN k.street_key IS NULL THEN normalize_street(a.street_address) ELSE k.street_key END = i.street_key
 ),
 guardian_markers AS (
     -- the household of a graded pupil

@@ -12,9 +12,11 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from conftest import screen
+from conftest import canary_export, screen
 
+from innsyn.importer import import_export
 from innsyn.resources import sql
+from innsyn.screening import address_rules
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +159,34 @@ def test_a_guardian_without_a_street_never_matches_an_institution(con, register)
     register.pupil("Ola", "Hansen", guardians=[{"guardian_id": "F1", "street": "", "postal_code": "0364"}])
     screen(con)
     assert con.execute("SELECT count(*) FROM findings WHERE marker = 'institution_address'").fetchone() == (0,)
+
+
+# ----------------------------------------------------------------------------- keys made at import
+# The import normalises every street spelling once (sql/street_keys.sql); screening compares
+# those keys and normalises only the spellings without one made under the current rules.
+
+
+def test_the_import_keys_every_street_spelling_once(con, tmp_path):
+    import_export(con, canary_export(tmp_path / "export"))
+    import_export(con, canary_export(tmp_path / "export"))  # again: still one key per spelling
+    (spellings,) = con.execute("SELECT count(DISTINCT street_address) FROM guardians").fetchone()
+    keys = con.execute("SELECT street_address, street_key, rules FROM street_keys").fetchall()
+    assert len(keys) == spellings == 6
+    for street, street_key, rules in keys:
+        assert street_key == con.execute("SELECT normalize_street(?)", [street]).fetchone()[0]
+        assert rules == address_rules()
+
+
+def test_screening_compares_the_keys_the_import_made(con, tmp_path):
+    import_export(con, canary_export(tmp_path / "export"))
+    assert screen(con)["E2/F2/address"].rule == "institusjonsadresse"  # "Thereses gt. 12b"
+    # the stored key is what counts: a key saying another street releases the address
+    con.execute("UPDATE street_keys SET street_key = 'annengate1' WHERE street_address = 'Thereses gt. 12b'")
+    assert screen(con)["E2/F2/address"].decision == "release"
+
+
+def test_a_key_made_under_other_rules_is_not_trusted(con, tmp_path):
+    import_export(con, canary_export(tmp_path / "export"))
+    con.execute("UPDATE street_keys SET street_key = 'annengate1', rules = 'older-rules' "
+                "WHERE street_address = 'Thereses gt. 12b'")
+    assert screen(con)["E2/F2/address"].rule == "institusjonsadresse"
