@@ -29,7 +29,7 @@ from innsyn.case_documents import CasePaths, build_answer
 from innsyn.config import TASK_OPTIONS, CaseResult, RunConfig, case_result
 from innsyn.db import init_schema, open_db, transaction
 from innsyn.policy import load_policy
-from innsyn.render_answer import render_answer
+from innsyn.render_answer import render_case
 from innsyn.request import parse_request
 from innsyn.screening import ScreeningSummary, screen_case
 
@@ -90,8 +90,8 @@ def screen(case_id: str, config: RunConfig) -> ScreeningSummary:
 
 
 def hold_for_review(case_id: str, config: RunConfig) -> None:
-    """Write the review copy (a subflow: a bulk case renders it on all cores) and wait."""
-    render_answer(case_id, config, publish=False)
+    """Write the review copy (a bulk case in a subflow, on all cores) and wait."""
+    render_case(case_id, config, publish=False)
     mark_awaiting_review(case_id, config)
 
 
@@ -157,7 +157,7 @@ def process_request(request_path: str, config: RunConfig) -> CaseResult:
             approved_by = review_in_flow(case_id, summary, config)
             if approved_by is None:
                 return case_result(config, case_id)
-    render_answer(case_id, config, approved_by)
+    render_case(case_id, config, approved_by)
     return case_result(config, case_id)
 
 
@@ -172,7 +172,7 @@ def review_in_flow(case_id: str, summary: ScreeningSummary, config: RunConfig, r
                 return None
         if apply_review(case_id, decision, config):
             return decision.reviewer
-        render_answer(case_id, config, publish=False)  # show the reviewer their changes
+        render_case(case_id, config, publish=False)  # show the reviewer their changes
     return None
 
 

@@ -17,6 +17,7 @@ override) renders them again. Nothing is public until every part is done.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
@@ -103,14 +104,47 @@ def prepare(case_id: str, config: RunConfig, approved_by: str | None, publish: b
 
 @task(**TASK_OPTIONS)
 def render_whole(plan: Plan, config: RunConfig) -> int:
-    """One school: letter and lists in one document, gated, published; then the review copy."""
+    """One school: letter and lists in one document, gated, published; the review copy beside it."""
     policy = load_policy(config.policy)
     paths = CasePaths.under(Path(config.out), plan.case_id)
     with open_db(config.db, read_only=True) as con:
         answer = build_answer(con, plan.case_id, policy, status_label=plan.status_label)
-    checked = publish(answer, paths) if plan.publish else 0
-    write_review_copy(answer, paths)
-    return checked
+    if not plan.publish:
+        write_review_copy(answer, paths)
+        return 0
+    with _rendered_beside(lambda: write_review_copy(answer, paths), "the review copy"):
+        return publish(answer, paths)
+
+
+@contextmanager
+def _rendered_beside(render_document, name: str):
+    """Render a document in a forked copy of this process while the block runs.
+
+    A one-school case has two documents, the answer and the review copy, and the machine two
+    cores or more. The copy has WeasyPrint, its fonts and the answer in memory already, so it
+    starts in milliseconds (a new process would import everything again), touches nothing but
+    its file, and leaves with os._exit, so nothing of Prefect's runs in it. It says only
+    that it failed and the exception's type: the document's values stay out of every message.
+    """
+    import multiprocessing
+
+    child = multiprocessing.get_context("fork").Process(target=_render_in_child, args=(render_document,),
+                                                        name=f"innsyn: {name}")
+    child.start()
+    try:
+        yield
+    finally:
+        child.join()
+    if child.exitcode != 0:
+        raise RuntimeError(f"rendering {name} failed (exit code {child.exitcode}; see above for its type)")
+
+
+def _render_in_child(render_document) -> None:
+    try:
+        render_document()
+    except BaseException as error:  # noqa: BLE001 - the type only: a message could quote a value
+        print(f"innsyn: rendering failed: {type(error).__name__}", file=sys.stderr, flush=True)
+        os._exit(1)
 
 
 @task(**TASK_OPTIONS)
@@ -229,6 +263,26 @@ def render_answer(case_id: str, config: RunConfig, approved_by: str | None = Non
         checked = merge_parts(plan, config)
     if publish:
         finish(plan, config, checked, reused)
+
+
+def render_case(case_id: str, config: RunConfig, approved_by: str | None = None, publish: bool = True) -> None:
+    """`render_answer`, called from the request's flow: a one-school case's steps run right
+    in that flow run, a bulk case in the render-answer subflow and its process pool.
+
+    A one-school case is two documents and seconds of work, in front of the case handler who
+    asked for it: a subflow run of its own (created, its task runner started, finished) cost
+    a quarter of a second more, and showed nothing the request's flow run does not.
+    """
+    with open_db(config.db, read_only=True) as con:
+        (schools,) = con.execute(
+            "SELECT count(DISTINCT school_id) FROM case_classes WHERE case_id = ?", [case_id]).fetchone()
+    if schools > 1:
+        render_answer(case_id, config, approved_by, publish)
+        return
+    plan = prepare(case_id, config, approved_by, publish)
+    checked = render_whole(plan, config)
+    if publish:
+        finish(plan, config, checked)
 
 
 def _wait_with_progress(futures: list, plan: Plan, config: RunConfig) -> int:

@@ -195,16 +195,30 @@ def _someone_listens(path: Path) -> bool:
     return True
 
 
+#: Every face the answer and the review copy use (serif and sans, bold, italic, condensed, the
+#: small margin boxes), so the first request does not load them.
+WARM_UP_HTML = """<html data-etat="Utdanningsetaten"><body data-saksnr="0">
+<h1 class="brevtittel">Svar på innsynskrav</h1><p>Æ ø å <b>fet</b> <i>kursiv</i> <b><i>begge</i></b></p>
+<section class="klasseside"><h2 class="klassetittel">Klasseliste 1A – Skole</h2>
+<table class="klasseliste"><thead><tr><th>Elev</th><th>E-post</th></tr></thead>
+<tbody class="elev"><tr><td>Åse Sæther</td><td><b>Unntatt</b> · <i>offl. § 13</i></td></tr></tbody>
+</table></section><p>side 2</p></body></html>"""
+
+
 def _warm_up() -> None:
-    """Import the flow, and load WeasyPrint's fonts and stylesheets by rendering one line."""
+    """Import the flow, compile the templates, and load WeasyPrint's fonts and stylesheets by
+    rendering a page in each stylesheet."""
     import gc
 
-    from innsyn import process_request  # noqa: F401 - the flow and everything it imports
+    from innsyn import leak_gate, process_request  # noqa: F401 - the flow and all it imports
     from innsyn import render
 
+    for template in ("svar/svar.html", "intern/intern.html"):
+        render.environment().get_template(template)
     html_class, fonts, stylesheets = render._weasy()
-    html_class(string="<p>Æ ø å</p>", base_url=str(render.TEMPLATES_DIR), url_fetcher=render._local_fetcher) \
-        .render(stylesheets=[stylesheets["svar"]], font_config=fonts).write_pdf()
+    for sheet in ("svar", "intern"):
+        html_class(string=WARM_UP_HTML, base_url=str(render.TEMPLATES_DIR), url_fetcher=render._local_fetcher) \
+            .render(stylesheets=[stylesheets[sheet]], font_config=fonts).write_pdf(pdf_variant=render.PDF_VARIANT)
     # what is loaded now stays for the life of the service: keep the collector off it
     gc.collect()
     gc.freeze()
