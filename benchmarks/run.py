@@ -1042,12 +1042,14 @@ TARGET_FIXES = {
         "instead of HTML layout. A request for one class has no batch to share: its row is the "
         "letter and one list against the same HTML rendered naively."),
     "bulk": (
-        "Both steps together cost ≈ 0.5 CPU s a class through the CLI: the public part's WeasyPrint "
-        "render ≈ 0.3, the review part ≈ 0.05 on average (only the classes with remarks), the gate "
-        "0.015, and the rest Prefect's server, the pool's start-up, the per-school reads and the "
-        "merges. 3,922 classes are ≈ 1,970 CPU s: ≈ 16 min on 2 free cores, more on this shared "
-        "machine. Under 10 min needs ≈ 0.3 CPU s a class in all, i.e. a render cheaper than "
-        "WeasyPrint's layout (the same two remedies as one-class), or 4 free cores at today's cost."),
+        "Both steps together cost ≈ 0.35 CPU s a class through the CLI (see the CPU rows): the public "
+        "part's render ≈ 0.18, the review part ≈ 0.035 on average (≈ 0.25 for each of the 14 % of "
+        "classes with remarks), the gate 0.02 (see the school profile), and ≈ 0.1 for the rest: "
+        "Prefect's temporary server and the pool's task runs, the pool's start-up, the per-school "
+        "reads, the fronts and the merges. 3,922 classes are ≈ 1,380 CPU s: ≈ 11.5 min on 2 free "
+        "cores. Under 10 min needs ≈ 0.3 CPU s a class in all: the review part drawn with the public "
+        "list's cheaper table (separate borders, no rule on one side of a cell), fewer task runs "
+        "(a batch of schools per task), or a third free core at today's cost."),
     "screening": (
         "Finding the markers reads the case's pupils and guardians once (a join of every guardian row with "
         "the case's pupils, into a temp table) and works on the few marked rows after that; on 2 cores "
@@ -1058,15 +1060,12 @@ TARGET_FIXES = {
         "A cold `innsyn process` pays for its imports before any work: Prefect alone (its pydantic models, "
         "settings and client) is over a second, DuckDB and pydantic a few tenths, WeasyPrint and its fonts "
         "another 0.5-0.7 s at the first render (see the profile). Then it renders two documents (the "
-        "public answer and the review copy) and creates two flow runs (process-request and its "
-        "render-answer subflow). What bought nothing is gone: the interpreter's garbage collection of the "
-        "whole heap at exit (0.5-1 s; the heap is frozen once the answer is printed, Prefect still sends "
-        "every log and event) and the wait for the flow-run heartbeat thread at the end of each flow run "
-        "(up to 1 s each; a one-school run from the shell runs without heartbeats). Under 3 s on 2 shared "
-        "cores needs less cold work per process: rendering a one-school case in the request flow's own run "
-        "(no subflow and no process pool: about 0.5 s less between screening and release, measured), or a resident worker that keeps Prefect and "
-        "WeasyPrint imported between requests (`innsyn serve` does not: Prefect's runner starts a fresh "
-        "interpreter for every flow run and polls for runs every 10 s)."),
+        "public answer and, in a forked copy beside it, the review copy) in the request's flow run. "
+        "The target row is the warm set-up: `innsyn serve` runs the flow in its own process, where "
+        "Prefect, the templates and every font face are loaded once, and the command only checks "
+        "the request and hands its path over a socket (0.4 s of imports). When that row misses, "
+        "the service's CPU row says whether the flow got slower (renders, API round trips to the "
+        "server) or the machine was busy (compare the load average)."),
 }
 
 
