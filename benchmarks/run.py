@@ -856,47 +856,38 @@ def prefect_server(folder: Path):
             raise RuntimeError("prefect server did not answer within 180 s")
         yield url
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop_group(server, timeout=30)
         log.close()
+
+
+def stop_group(process: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM to a process started in a session of its own and its children; SIGKILL if it lingers."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 @contextlib.contextmanager
 def innsyn_service(folder: Path, db: Path, api_url: str):
     """`innsyn serve` for `db` against the running server, once its warm worker listens: its pid."""
-    from innsyn.warm_worker import socket_path
+    from innsyn.warm_worker import listening, socket_path
 
     log = open(folder / "innsyn-serve.log", "w")
     service = subprocess.Popen([INNSYN, "serve"], env=innsyn_env(folder, db, api_url), cwd=folder,
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 180
-        while not _listening(socket_path(db)):
+        while not listening(socket_path(db)):
             if service.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"innsyn serve did not start (see {folder / 'innsyn-serve.log'})")
             time.sleep(0.2)
         yield service.pid
     finally:
-        os.killpg(service.pid, signal.SIGTERM)
-        try:
-            service.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(service.pid, signal.SIGKILL)
-            service.wait()
+        stop_group(service, timeout=60)
         log.close()
-
-
-def _listening(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        try:
-            probe.connect(str(path))
-        except OSError:
-            return False
-    return True
 
 
 def process_cpu(pid: int) -> float:

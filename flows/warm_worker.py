@@ -140,7 +140,7 @@ class WarmWorker(socketserver.UnixStreamServer):
         super().__init__(str(self.path), _Handler, bind_and_activate=False)
 
     def server_bind(self) -> None:
-        if _someone_listens(self.path):
+        if listening(self.path):
             raise RuntimeError(f"another `innsyn serve` already answers requests for {self.db}")
         self.path.unlink(missing_ok=True)  # left by a service that died
         super().server_bind()
@@ -168,6 +168,12 @@ class WarmWorker(socketserver.UnixStreamServer):
             self.answered += 1
         return {"result": result.model_dump(), "pid": os.getpid()}
 
+    def handle_error(self, request, client_address) -> None:
+        """One line, not a traceback: a client that left before its answer is no fault of ours."""
+        error = sys.exc_info()[1]
+        print(f"innsyn: warning: a request over the socket ended early ({type(error).__name__})",
+              file=sys.stderr, flush=True)
+
     def start(self) -> WarmWorker:
         """Bind, warm up, and answer in a daemon thread that keeps the caller's Prefect settings."""
         self.server_bind()
@@ -186,7 +192,8 @@ class WarmWorker(socketserver.UnixStreamServer):
         self.path.unlink(missing_ok=True)
 
 
-def _someone_listens(path: Path) -> bool:
+def listening(path: Path) -> bool:
+    """Whether a service answers on the socket at `path`."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
         try:
             probe.connect(str(path))

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CANARIES, canary_export, innsyn, write_request
-from innsyn.warm_worker import WarmWorker, socket_path
+from innsyn.warm_worker import WarmWorker, listening, socket_path
 
 
 @pytest.fixture
@@ -124,12 +124,24 @@ def test_a_dead_services_socket_is_ignored_and_replaced(workdir, prefect_api_url
 
     worker = WarmWorker(workdir / "innsyn.duckdb").start()  # the next service takes its place
     try:
-        assert _someone_listens(path)
+        assert listening(path)
         with pytest.raises(RuntimeError, match="another `innsyn serve` already answers"):
             WarmWorker(workdir / "innsyn.duckdb").start()
     finally:
         worker.stop()
     assert not path.exists()
+
+
+def test_a_broken_client_does_not_stop_the_service(workdir, service, prefect_api_url, capfd):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.connect(str(service.path))
+        client.sendall(b"not a request\n")
+        assert client.makefile("rb").readline() == b""  # hung up on, nothing said
+    assert "a request over the socket ended early (JSONDecodeError)" in capfd.readouterr().err
+
+    run = innsyn(workdir, prefect_api_url, "process", "request.json")
+    assert run.returncode == 0, run.stderr
+    assert "processed by the running `innsyn serve`" in run.stderr
 
 
 def test_only_its_user_can_reach_the_socket(service):
@@ -142,15 +154,6 @@ def poppler_text(pdf: Path) -> str:
     import subprocess
 
     return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
-
-
-def _someone_listens(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        try:
-            probe.connect(str(path))
-        except OSError:
-            return False
-    return True
 
 
 def _innsyn_with(workdir: Path, prefect_api_url: str, env: dict[str, str], *args: str):
