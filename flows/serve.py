@@ -111,6 +111,7 @@ def _start_warm_worker(db: Path) -> WarmWorker | None:
     """Answer `innsyn process` for one school here, warm (innsyn.warm_worker); the
     deployments are served either way."""
     try:
+        _wait_for_the_api()
         worker = WarmWorker(db).start()
     except (RuntimeError, OSError) as error:
         print(f"innsyn: warning: `innsyn process` runs in its own process: {error}", file=sys.stderr, flush=True)
@@ -118,6 +119,17 @@ def _start_warm_worker(db: Path) -> WarmWorker | None:
     print(f"innsyn: answering `innsyn process` for {worker.db} (one-school requests) in this process",
           file=sys.stderr, flush=True)
     return worker
+
+
+def _wait_for_the_api() -> None:
+    """Listen only once Prefect's API answers: without a configured server, the temporary one
+    starts here (the deployments' runner shares it), and a request handed over before it is up
+    would fail."""
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        if (error := client.api_healthcheck()) is not None:
+            raise RuntimeError(f"the Prefect API does not answer ({type(error).__name__})")
 
 
 def _stop(signum, frame) -> None:

@@ -134,3 +134,33 @@ def test_innsyn_serve_without_a_database_is_bad_input(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "no database" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
+
+
+def test_without_a_prefect_server_the_service_answers_once_its_temporary_one_is_up(tmp_path):
+    # `innsyn serve` with no PREFECT_API_URL starts a temporary server, which takes seconds;
+    # the warm worker shares it with the deployments' runner, and listens once it answers
+    # (before, a request handed over while the runner was still starting it failed).
+    innsyn(tmp_path, "", "db", "import", str(canary_export(tmp_path / "export")))
+    write_request(tmp_path / "request.json", request_id="2026/7202")
+    env = {key: value for key, value in innsyn_env(tmp_path, "").items() if key != "PREFECT_API_URL"}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    log = tmp_path / "serve.log"
+    with log.open("w") as stderr:
+        service = subprocess.Popen([INNSYN, "serve"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                   stderr=stderr, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        while "answering `innsyn process`" not in log.read_text() and time.monotonic() < deadline:
+            assert service.poll() is None, log.read_text()
+            time.sleep(0.2)
+        processed = subprocess.run([INNSYN, "process", "request.json"], cwd=tmp_path, env=env,
+                                   capture_output=True, text=True, timeout=300)
+        assert processed.returncode == 0, processed.stderr
+        assert f"(pid {service.pid})" in processed.stderr
+        service.send_signal(signal.SIGTERM)
+        service.communicate(timeout=120)
+    finally:
+        if service.poll() is None:
+            service.kill()
+            service.communicate()
+    assert service.returncode == 0, log.read_text()
