@@ -530,3 +530,18 @@ def test_render_is_deterministic_across_processes(tmp_path):
 def test_file_modes(rendered):
     assert rendered["public"].stat().st_mode & 0o777 == 0o644
     assert rendered["review"].stat().st_mode & 0o777 == 0o600  # owner only
+
+
+def test_no_cell_carries_pseudo_element_styles_it_never_uses():
+    # WeasyPrint's own stylesheet gives every element ::marker and the footnote pseudo-elements;
+    # ours gives ::marker to list items only (a quarter of a class list's cascade)
+    from weasyprint.css import get_all_computed_styles
+
+    from innsyn import render
+
+    html_class, fonts, _ = render._weasy()
+    document = html_class(string="<ul><li>punkt</li></ul><table><tr><td>celle</td></tr></table>")
+    styles = get_all_computed_styles(document, font_config=fonts)
+    pseudo = {(element.tag, kind) for element, kind in styles._computed_styles if kind}
+    assert ("li", "marker") in pseudo
+    assert not any(tag in ("td", "tr", "table", "p") for tag, _ in pseudo)
