@@ -545,3 +545,27 @@ def test_no_cell_carries_pseudo_element_styles_it_never_uses():
     pseudo = {(element.tag, kind) for element, kind in styles._computed_styles if kind}
     assert ("li", "marker") in pseudo
     assert not any(tag in ("td", "tr", "table", "p") for tag, _ in pseudo)
+
+
+def test_every_row_of_a_shaded_pupil_is_shaded():
+    # every other pupil is shaded, guardians and all, so a second guardian's row is never
+    # read as the next pupil's (a shade on the row group covered only its first row)
+    from weasyprint.formatting_structure.boxes import TableRowGroupBox
+
+    from innsyn import render
+
+    answer = make_answer()
+    first = answer.classes[0]
+    two_guardians = next(row for row in first.rows if len(row.guardians) == 2)
+    others = tuple(row for row in first.rows if row is not two_guardians)
+    # the pupil with two guardians second: the even pupils are the shaded ones
+    answer = replace(answer, classes=(replace(first, rows=(others[0], two_guardians, *others[1:])),))
+    html_class, fonts, stylesheets = render._weasy()
+    document = html_class(string=render.render_public_html(public_view(answer)),
+                          base_url=str(render.TEMPLATES_DIR)).render(stylesheets=[stylesheets["svar"]],
+                                                                     font_config=fonts)
+    pupils = [box for page in document.pages for box in page._page_box.descendants()
+              if isinstance(box, TableRowGroupBox) and "elev" in (box.element.get("class") or "")]
+    shaded = [[row.style["background_color"].alpha > 0 for row in pupil.children] for pupil in pupils]
+    assert shaded[:2] == [[False], [True, True]]
+    assert all(len(set(rows)) == 1 for rows in shaded)
