@@ -10,7 +10,7 @@ inside the templates folder.
 Determinism: the same `Answer` gives the same bytes. The PDF dates come from
 `decided_date` (`dcterms.created`/`dcterms.modified` in the HTML head), the file identifier
 is a hash of the content (WeasyPrint's `pdf_identifier=True` under PDF/A), and the one
-clock reading WeasyPrint's fontTools fallback would embed is pinned (SOURCE_DATE_EPOCH below).
+clock reading WeasyPrint's fontTools fallback would embed is pinned (clock.SOURCE_DATE_EPOCH).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from innsyn.answer import (
     public_view,
     row_leaves_no_trace,
 )
+from innsyn.clock import SOURCE_DATE_EPOCH
 from innsyn.files import atomic_write_bytes
 from innsyn.resources import TEMPLATES_DIR
 
@@ -125,11 +126,6 @@ def environment() -> jinja2.Environment:
     return _environment()
 
 
-#: Font subsets embedded by WeasyPrint's fontTools fallback (used when HarfBuzz-Subset is
-#: not installed) carry a "modified" timestamp, taken from SOURCE_DATE_EPOCH when set and
-#: from the clock otherwise, which would make every render differ. A fixed epoch (2026-01-01
-#: UTC) keeps the output byte-identical; a deployment may set its own.
-SOURCE_DATE_EPOCH = "1767225600"
 
 
 @cache

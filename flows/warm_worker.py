@@ -100,7 +100,8 @@ def submit(request: Path, *, db: Path, out: Path, policy: Path | None, actor: st
 
 def _clock() -> list[str | None]:
     """What fixes the dates in a case and its PDFs: a fixed clock, the PDFs' fallback date."""
-    from innsyn.render import SOURCE_DATE_EPOCH  # the default a render sets
+    # the default a render sets; from innsyn.clock, since importing innsyn.render costs 40 ms
+    from innsyn.clock import SOURCE_DATE_EPOCH
 
     return [os.environ.get("INNSYN_NOW"), os.environ.get("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)]
 
