@@ -26,6 +26,7 @@ MARKERS = (
     "guardian_address_strengt_fortrolig_utland",
     "unlisted_phone",
     "institution_address",
+    "pupil_at_institution",
     "special_group",
     "special_school",
 )
@@ -79,10 +80,34 @@ class Settings(_Strict):
     review_refusals: bool = True
 
 
+class Household(_Strict):
+    """Who a graded address protects besides the graded person (sql/screening_households.sql).
+
+    Always: the guardians of a graded pupil and the pupils of a graded guardian.
+    `co_residents`: every guardian whose address (normalised), e-mail or phone equals a graded
+    household's, and their pupils. `whole_family`: everyone linked to those by guardianship in
+    turn (a co-guardian who lives elsewhere, their other children).
+    """
+
+    co_residents: bool = True
+    whole_family: bool = True
+
+
+class Letter(_Strict):
+    """What the decision letter says that is not a rule: the standing paragraph's provision,
+    the appeal body, and who the requester may contact."""
+
+    standing_basis: str = "taushetsplikt"   # a key of [bases]: the provision every letter cites
+    appeal_body: str = Field(default="Statsforvalteren i Oslo og Akershus", min_length=1)
+    contact: str = Field(default="skolens kontor", min_length=1)
+
+
 class Policy(_Strict):
     name: str = Field(min_length=1)
     version: str = Field(min_length=1)
     settings: Settings = Settings()
+    household: Household = Household()
+    letter: Letter = Letter()
     bases: dict[str, str]
     rules: tuple[Rule, ...] = Field(min_length=1)
     sha256: str = ""
@@ -101,6 +126,9 @@ class Policy(_Strict):
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise ValueError(f"rule id {duplicates[0]!r} is used twice")
+        if self.letter.standing_basis not in self.bases:
+            raise ValueError(f"letter.standing_basis: unknown basis {self.letter.standing_basis!r} "
+                             f"(known: {', '.join(self.bases)})")
         for rule in self.rules:
             if rule.basis not in self.bases:
                 raise ValueError(f"rule {rule.id!r}: unknown basis {rule.basis!r} (known: {', '.join(self.bases)})")
@@ -122,6 +150,11 @@ class Policy(_Strict):
 
     def legal_basis(self, rule: Rule) -> str:
         return self.bases[rule.basis]
+
+    @property
+    def standing_basis(self) -> str:
+        """The provision the letter's standing paragraph cites, written out."""
+        return self.bases[self.letter.standing_basis]
 
     def rule(self, rule_id: str) -> Rule:
         return next(rule for rule in self.rules if rule.id == rule_id)

@@ -3,12 +3,16 @@
 The SQL in sql/ does the work, in two stages. Screening proper (`find_markers`) finds the
 confidentiality markers where they belong, per class, pupil and guardian, straight from the
 register: the case's classes (sql/screening_scope.sql), its guardians' rows read once
-(sql/screening_guardians.sql), the markers (sql/screening_findings.sql): one row per marked
-class, pupil or guardian, never one per value. Deciding (`write_decisions`) then picks the
-winning rule per pupil and guardian and field (sql/screening_touches.sql) and writes one row
-per consented value into case_items, the case's frozen snapshot (sql/consented_class_list.sql,
-a view, read once by sql/case_decisions.sql). This module loads the policy into the database,
-runs the statements in order, and summarises the result in ids and counts (never values).
+(sql/screening_guardians.sql), the graded households over the whole register
+(sql/screening_households.sql: a grade protects everyone it can identify), the markers
+(sql/screening_findings.sql): one row per marked class, pupil or guardian, never one per
+value. Deciding (`write_decisions`) then picks the winning rule per pupil and guardian and
+field (sql/screening_touches.sql), writes one row per consented value into case_items, the
+case's frozen snapshot (sql/consented_class_list.sql, a view, read once by
+sql/case_decisions.sql), and follows what one decision implies for others until nothing
+changes (sql/case_decisions_consistent.sql: no trace takes the line, no released value equals
+a withheld one, no bare names). This module loads the policy into the database, runs the
+statements in order, and summarises the result in ids and counts (never values).
 """
 
 from __future__ import annotations
@@ -80,8 +84,14 @@ def find_markers(con: duckdb.DuckDBPyConnection, case_id: str, policy: Policy) -
         "SELECT (SELECT count(*) FROM guardians) > (SELECT count(*) FROM screening_guardians)").fetchone()
     if elsewhere:
         con.execute(sql("screening_guardians_elsewhere"))
+    con.execute(sql("screening_households"), {
+        "rules": address_rules(),
+        "co_residents": policy.household.co_residents,
+        "whole_family": policy.household.whole_family,
+    })
     con.execute(sql("screening_findings"), {"rules": address_rules()})
     _check_markers_known(con)
+    _execute_each(con, sql("case_household_members"), {"case_id": case_id})
 
 
 def address_rules() -> str:
@@ -93,10 +103,14 @@ def key_street_addresses(con: duckdb.DuckDBPyConnection) -> None:
     """Normalise every guardian street spelling once, for every screening after it (the
     import calls this in its transaction)."""
     con.execute(sql("normalize_address"))
-    # two statements with parameters: DuckDB binds parameters for one statement at a time
-    for statement in sql("street_keys").split(";\n"):
+    _execute_each(con, sql("street_keys"), {"rules": address_rules()})
+
+
+def _execute_each(con: duckdb.DuckDBPyConnection, statements: str, parameters: dict) -> None:
+    """Several statements with parameters: DuckDB binds parameters one statement at a time."""
+    for statement in statements.split(";\n"):
         if statement.strip():
-            con.execute(statement, {"rules": address_rules()})
+            con.execute(statement, parameters)
 
 
 def write_decisions(con: duckdb.DuckDBPyConnection, case_id: str, policy: Policy, decided_at: datetime) -> None:
@@ -108,6 +122,24 @@ def write_decisions(con: duckdb.DuckDBPyConnection, case_id: str, policy: Policy
         sql("case_decisions"),
         {"case_id": case_id, "decided_by": policy.decided_by, "decided_at": decided_at},
     )
+    make_consistent(con, case_id)
+
+
+#: Each round withholds more, and a case has finitely many values: this is never reached
+#: unless the statements are wrong, and then nothing may be released.
+MAX_CONSISTENCY_ROUNDS = 50
+
+
+def make_consistent(con: duckdb.DuckDBPyConnection, case_id: str) -> None:
+    """Apply what one decision implies for others (sql/case_decisions_consistent.sql) until
+    nothing changes. Run after screening and after a reviewer's change."""
+    for _ in range(MAX_CONSISTENCY_ROUNDS):
+        con.execute(sql("case_decisions_consistent"), {"case_id": case_id})
+        (pending,) = con.execute("SELECT count(*) FROM decision_consequences").fetchone()
+        if not pending:
+            return
+        con.execute(sql("case_decisions_apply"), {"case_id": case_id})
+    raise RuntimeError(f"case {case_id}: decisions did not settle in {MAX_CONSISTENCY_ROUNDS} rounds")
 
 
 def _check_markers_known(con: duckdb.DuckDBPyConnection) -> None:

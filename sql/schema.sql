@@ -139,6 +139,17 @@ CREATE TABLE IF NOT EXISTS case_items (
     -- a bulk case inserts half a million rows, and DuckDB's index would cost more than the work.
 );
 
+-- The members of graded households a case touched (sql/case_household_members.sql): who was
+-- protected for another person's grade, and how they were reached (via: own,
+-- guardian_of_graded, co_resident, child, family). Ids only; replaced when the case is screened.
+CREATE TABLE IF NOT EXISTS case_household_members (
+    case_id     VARCHAR NOT NULL,
+    kind        VARCHAR NOT NULL,              -- pupil | guardian
+    id          VARCHAR NOT NULL,
+    marker      VARCHAR NOT NULL,
+    via         VARCHAR NOT NULL
+);
+
 -- Append-only: no code path updates or deletes a row here.
 CREATE SEQUENCE IF NOT EXISTS case_event_seq;
 CREATE TABLE IF NOT EXISTS case_events (

@@ -1,15 +1,18 @@
 -- Every confidentiality marker that touches the case, found set-wise at the level it belongs
 -- to: classes, pupils and guardians, straight from the register (never per value).
--- Needs the temp tables screening_scope and screening_guardians (sql/screening_scope.sql,
--- sql/screening_guardians.sql) and the address macros (sql/normalize_address.sql); $rules is
--- their version (flows/screening.py, address_rules).
+-- Needs the temp tables screening_scope, screening_guardians and household_members
+-- (sql/screening_scope.sql, sql/screening_guardians.sql, sql/screening_households.sql) and the
+-- address macros (sql/normalize_address.sql); $rules is their version (flows/screening.py,
+-- address_rules).
 -- Produces the temp table findings, one row per marker and scope:
 --   scope 'class'    : every value in the class (special group, special school)
---   scope 'pupil'    : every value in the pupil's row (the pupil's own graded address)
---   scope 'guardian' : that guardian's values, in every row they appear in (their own graded
---                      address, the household of a graded pupil, unlisted phone, institution)
+--   scope 'pupil'    : every value in the pupil's row (a graded household the pupil belongs
+--                      to; pupil_at_institution: the pupil's name, whose guardian is an
+--                      institution)
+--   scope 'guardian' : that guardian's values, in every row they appear in (a graded
+--                      household the guardian belongs to, unlisted phone, institution)
 -- Guardian markers are looked up across the whole register, not only the requested classes:
--- a guardian whose other child has a graded address is protected in this class too
+-- a guardian at an institution on another child's row is at one in this class too
 -- (screening_guardians holds every row of the case's guardians, a guardian of two pupils has two).
 CREATE OR REPLACE TEMP TABLE findings AS
 WITH
@@ -33,22 +36,28 @@ institution_streets AS (
     JOIN institution_keys AS i
       ON CASE WHEN k.street_key IS NULL THEN normalize_street(a.street_address) ELSE k.street_key END = i.street_key
 ),
-guardian_markers AS (
-    -- the household of a graded pupil
-    SELECT guardian_id, household_marker AS marker
-    FROM screening_guardians WHERE household_marker IS NOT NULL
+institution_guardians AS (
+    SELECT g.guardian_id
+    FROM screening_guardians AS g
+    JOIN institution_streets AS i USING (street_address)
+    WHERE i.postal_key = '' OR normalize_postal_code(g.postal_code) IN ('', i.postal_key)
     UNION
-    -- the guardian's own graded address
-    SELECT guardian_id, 'guardian_address_' || address_protection
-    FROM screening_guardians WHERE address_protection <> 'ugradert'
+    SELECT guardian_id FROM screening_guardians WHERE institution_name
+),
+guardian_markers AS (
+    -- a graded household the guardian belongs to
+    SELECT h.id AS guardian_id, h.marker
+    FROM household_members AS h
+    WHERE h.kind = 'guardian' AND h.id IN (SELECT guardian_id FROM screening_guardians)
     UNION
     SELECT guardian_id, 'unlisted_phone'
     FROM screening_guardians WHERE phone_unlisted
     UNION
-    SELECT g.guardian_id, 'institution_address'
-    FROM screening_guardians AS g
-    JOIN institution_streets AS i USING (street_address)
-    WHERE i.postal_key = '' OR normalize_postal_code(g.postal_code) IN ('', i.postal_key)
+    SELECT guardian_id, 'institution_address'
+    FROM institution_guardians
+),
+case_pupils AS (
+    SELECT s.student_id, s.class_id FROM students AS s SEMI JOIN screening_scope USING (class_id)
 )
 SELECT 'class' AS scope, class_id, NULL::VARCHAR AS student_id, NULL::VARCHAR AS guardian_id,
        'special_group' AS marker
@@ -57,9 +66,13 @@ UNION ALL
 SELECT 'class', class_id, NULL, NULL, 'special_school'
 FROM screening_scope WHERE special_school
 UNION ALL
-SELECT 'pupil', s.class_id, s.student_id, NULL, 'pupil_address_' || s.address_protection
-FROM students AS s SEMI JOIN screening_scope USING (class_id)
-WHERE s.address_protection <> 'ugradert'
+SELECT 'pupil', p.class_id, p.student_id, NULL, h.marker
+FROM case_pupils AS p JOIN household_members AS h ON h.kind = 'pupil' AND h.id = p.student_id
+UNION ALL
+SELECT DISTINCT 'pupil', p.class_id, p.student_id, NULL, 'pupil_at_institution'
+FROM case_pupils AS p
+JOIN screening_guardians AS g USING (student_id)
+WHERE g.guardian_id IN (SELECT guardian_id FROM institution_guardians)
 UNION ALL
 SELECT 'guardian', NULL, NULL, guardian_id, marker
 FROM guardian_markers;

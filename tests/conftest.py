@@ -72,12 +72,20 @@ class Register:
         return student_id
 
     def guardian(self, student_id: str, *, guardian_id: str | None = None, first: str = "Kari",
-                 last: str = "Nordmann", email: str | None = None, phone: str = "412 34 567",
-                 phone_unlisted: bool = False, street: str = "Sandakerveien 1", postal_code: str = "0477",
+                 last: str | None = None, email: str | None = None, phone: str | None = None,
+                 phone_unlisted: bool = False, street: str | None = None, postal_code: str = "0477",
                  protection: str = "ugradert", names: bool = True, share_email: bool = True,
                  share_phone: bool = True, share_address: bool = True) -> str:
+        """A guardian of the pupil. Not given, the last name, e-mail, phone and address are the
+        guardian's own: people share them only when a test says so (a shared address, e-mail or
+        phone is a co-resident; a shared name, a namesake)."""
         guardian_id = guardian_id or f"F{next(self._ids):04d}"
+        number = int("".join(ch for ch in guardian_id if ch.isdigit()) or 0)
+        last = last or f"Nordmann-{guardian_id}"
         email = email or f"{guardian_id.lower()}@example.no"
+        digits = f"{number:07d}"
+        phone = phone or f"4{digits[:2]} {digits[2:4]} {digits[4:]}"
+        street = street or f"Sandakerveien {number}"
         self.con.execute(
             "INSERT INTO guardians VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'OSLO', ?, ?, ?, ?, ?)",
             [guardian_id, student_id, first, last, email, phone, phone_unlisted, street, postal_code,

@@ -34,14 +34,18 @@ def test_every_withheld_ticked_value_is_a_conflict_and_nothing_else_is(con, regi
     screen(con, case_id="2026-1234")
 
     listed = conflicts(con)
-    household = [("guardian_name", "F1"), ("email", "F1"), ("phone", "F1"), ("address", "F1")]
+    fields = ("address", "email", "guardian_name", "phone")
+    case = ("2026-1234", "S001", "S001-5B")
     assert listed == [
-        ("2026-1234", "S001", "S001-5B", graded, None, "pupil_name", "fortrolig_adresse"),
-        *[("2026-1234", "S001", "S001-5B", graded, guardian, field, "fortrolig_adresse")
-          for field, guardian in sorted(household, key=lambda fg: fg[0])],
-        ("2026-1234", "S001", "S001-5B", institution, "F2", "address", "institusjonsadresse"),
-        *[("2026-1234", "S001", "S001-5B", hidden, "F4", field, "strengt_fortrolig_adresse")
-          for field in ("address", "email", "phone")],  # F4 did not tick names: no conflict there
+        (*case, graded, None, "pupil_name", "fortrolig_adresse"),
+        *[(*case, graded, "F1", field, "fortrolig_adresse") for field in fields],
+        # an institution in the only guardian's place: the entry, and the name with it
+        (*case, institution, None, "pupil_name", "institusjon_elevnavn"),
+        *[(*case, institution, "F2", field, "institusjonsadresse") for field in fields if field != "email"],
+        # a strengt fortrolig guardian: the child's whole row, the other guardian's line too
+        (*case, hidden, None, "pupil_name", "strengt_fortrolig_adresse"),
+        *[(*case, hidden, "F4", field, "strengt_fortrolig_adresse") for field in fields if field != "guardian_name"],
+        *[(*case, hidden, "F5", field, "strengt_fortrolig_adresse") for field in fields],
     ]
     assert all(row[3] != unlisted for row in listed)  # consent lifted the unlisted phone: no conflict
     assert len(listed) == summarise(con, "2026-1234", load_policy()).consent_conflicts

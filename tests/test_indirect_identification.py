@@ -45,7 +45,8 @@ def school_with(tmp_path: Path, pupils: list[tuple[str, str]], protected: dict[s
     for first, last in pupils:
         register.pupil(first, last, protection=protected.get(last, "ugradert"),
                        guardians=[{"first": "Foresatt", "last": last, "email": f"{last.lower()}@example.no",
-                                   **guardian.get(last, {})}])
+                                   "phone": f"91{CLASS_5B.index((first, last)) if (first, last) in CLASS_5B else 9} 00 000",
+                                   "street": f"{last}veien 1", **guardian.get(last, {})}])
     return con
 
 
@@ -159,16 +160,25 @@ def test_a_small_class_with_nothing_withheld_is_not_flagged(tmp_path):
     assert thin(con, screened(con, tmp_path)) == ((), False)
 
 
-def test_a_strengt_fortrolig_guardian_leaves_no_trace_but_the_pupil_stays(tmp_path):
-    """A strengt fortrolig guardian's whole line goes, without a trace; the ugradert pupil's
-    row stays (many pupils have one guardian), so three rows remain and none is inferable."""
+def test_a_pupil_whose_only_guardian_is_strengt_fortrolig_leaves_no_trace(tmp_path):
+    """The child lives at the secret address: the whole row goes, without a trace. A bare
+    name would prove a withheld guardian (a name is only shown when a guardian shared it)."""
     con = school_with(tmp_path, [*CLASS_5B[:2], ("Eva", "Zahl")],
                       guardian={"Zahl": {"protection": "strengt_fortrolig"}})
+    without = school_with(tmp_path, CLASS_5B[:2], name="without")
     case_id = screened(con, tmp_path)
-    assert public_names(con, case_id) == ["Ingrid Aas", "Jonas Berg", "Eva Zahl"]
-    public = public_answer(build_answer(con, case_id, POLICY))
-    assert [len(row.guardians) for row in public.classes[0].rows] == [1, 1, 0]
-    assert thin(con, case_id) == ((), True)
+    assert public_names(con, case_id) == ["Ingrid Aas", "Jonas Berg"]
+    assert public_html(con, case_id) == public_html(without, screened(without, tmp_path))
+
+
+def test_a_bare_name_is_withheld_with_its_guardians(tmp_path):
+    """A pupil whose every guardian line is withheld (here an institution in the only
+    guardian's place) is not shown as a bare name: the name goes with them."""
+    con = school_with(tmp_path, [*CLASS_5B[:3], ("Eva", "Zahl")],
+                      guardian={"Zahl": {"first": "Barneverntjenesten", "last": "Bydel Sagene"}})
+    case_id = screened(con, tmp_path)
+    assert public_names(con, case_id) == ["Ingrid Aas", "Jonas Berg", "Nora Dahl"]
+    assert "Zahl" not in public_html(con, case_id) and "Barnevern" not in public_html(con, case_id)
 
 
 def test_the_flag_never_reaches_the_public_answer(tmp_path):
