@@ -22,6 +22,14 @@ CONSENT_STATES = ("consented", "consent_lifted", "consent_not_sufficient", "over
 
 
 @dataclass(frozen=True)
+class Ground:
+    """One group of withheld information, as worded in the letter."""
+
+    letter_text: str
+    legal_basis: str  # exactly as the policy words it
+
+
+@dataclass(frozen=True)
 class Cell:
     """One value in the list (a name, an e-mail, a phone number or an address)."""
 
@@ -51,6 +59,7 @@ class PupilRow:
     student_id: str
     name: Cell | None
     guardians: tuple[GuardianLine, ...]
+    household: str | None = None  # review copy only: why a graded household reaches this row
 
     def cells(self) -> Iterator[Cell]:
         """Every cell of the row (pupil name first), skipping fields that are absent."""
@@ -70,14 +79,9 @@ class ClassList:
     grade: int
     rows: tuple[PupilRow, ...]
     flags: tuple[str, ...] = ()  # review copy only
+    refused: Ground | None = None  # the list is withheld in full, on this ground (the letter names it)
 
 
-@dataclass(frozen=True)
-class Ground:
-    """One group of withheld information, as worded in the letter."""
-
-    letter_text: str
-    legal_basis: str  # exactly as the policy words it
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,7 @@ class Requester:
     email: str | None
     kind: str
     organisation: str | None
+    reference: str | None = None  # the requester's own reference ("Deres referanse"), if they gave one
 
 
 @dataclass(frozen=True)
@@ -108,13 +113,23 @@ class Answer:
     requester: Requester
     agency_name: str  # the school answering, or "Utdanningsetaten i Oslo kommune"
     scope_text: str  # e.g. "klasselisten for 5B ved Sagene skole"
-    outcome: str  # innvilget | delvis_innvilget | avslatt
+    outcome: str  # innvilget | delvis_innvilget | avslatt: exact, for the case record and review
     grounds: tuple[Ground, ...]
     classes: tuple[ClassList, ...]
     policy_label: str  # e.g. "innsyn-standard 2026.1 (sha256 3f2a…)"
+    # What the letter says: the outcome without the rows that leave no trace, so a letter reads
+    # the same with or without them; its standing paragraph cites `standing_basis` either way.
+    letter_outcome: str = ""  # empty: the same as `outcome`
+    standing_basis: str = "offentleglova § 13 første ledd, jf. forvaltningsloven § 13 første ledd nr. 1"
+    appeal_body: str = "Statsforvalteren i Oslo og Akershus"
+    contact: str = ""
     flags: tuple[str, ...] = ()  # review copy only
     rule_summaries: tuple[RuleSummary, ...] = ()  # review copy only
     status_label: str = ""  # review copy only
+
+    def __post_init__(self) -> None:
+        if not self.letter_outcome:
+            object.__setattr__(self, "letter_outcome", self.outcome)
 
     def cells(self) -> Iterator[Cell]:
         for class_list in self.classes:
@@ -206,5 +221,5 @@ def assert_public(answer: Answer) -> None:
         raise ValueError(
             "the public answer must be built from public_view(answer): review-only data present"
         )
-    if answer.outcome not in OUTCOMES:
-        raise ValueError(f"unknown outcome {answer.outcome!r}; expected one of {OUTCOMES}")
+    if answer.outcome not in OUTCOMES or answer.letter_outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {answer.outcome!r}/{answer.letter_outcome!r}; expected one of {OUTCOMES}")

@@ -96,7 +96,8 @@ def _cell(item: dict) -> Cell:
     )
 
 
-def _rows(items: list[dict]) -> tuple[list[PupilRow], dict[str, str]]:
+def _rows(items: list[dict], households: dict[tuple[str, str], str] | None = None,
+          ) -> tuple[list[PupilRow], dict[str, str]]:
     by_student: dict[str, dict] = defaultdict(lambda: {"name": None, "guardians": defaultdict(dict)})
     sort_keys = {}
     for item in items:
@@ -118,12 +119,18 @@ def _rows(items: list[dict]) -> tuple[list[PupilRow], dict[str, str]]:
                 guardian_id=guardian_id, name=cell.get("guardian_name"), email=cell.get("email"),
                 phone=cell.get("phone"), address=cell.get("address"),
             ))
-        rows.append(PupilRow(student_id=student_id, name=pupil["name"], guardians=tuple(guardians)))
+        notes = [(households or {}).get(("pupil", student_id))]
+        notes += [(households or {}).get(("guardian", g.guardian_id)) for g in guardians]
+        note = "; ".join(dict.fromkeys(n for n in notes if n)) or None
+        rows.append(PupilRow(student_id=student_id, name=pupil["name"], guardians=tuple(guardians),
+                             household=f"Husstand: {note}" if note else None))
     return rows, sort_keys
 
 
-def outcome_of(released: int, withheld_counted: int) -> str:
-    if withheld_counted == 0:
+def outcome_of(released: int, withheld: int) -> str:
+    """innvilget, delvis_innvilget or avslatt. Given every withheld value, the case's exact
+    outcome; given only those that leave a trace, what the letter may say."""
+    if withheld == 0:
         return "innvilget"
     return "delvis_innvilget" if released else "avslatt"
 
@@ -151,30 +158,39 @@ def build_answer(
     bulk case names what is attached). Outcome, grounds, flags and rule summaries always
     cover the whole case.
     """
-    (request_id, received_at, decided_at, name, email, kind, org, scope_school, scope_classes) = con.execute(
+    (request_id, received_at, decided_at, name, email, kind, org, reference, scope_school,
+     scope_classes) = con.execute(
         """SELECT request_id, received_at, decided_at, requester_name, requester_email,
-                  requester_kind, requester_org, scope_school_id, scope_classes
+                  requester_kind, requester_org, requester_reference, scope_school_id, scope_classes
            FROM cases WHERE case_id = ?""",
         [case_id],
     ).fetchone()
     every_class = con.execute(sql("case_classes_answered"), {"case_id": case_id, "school_id": None}).fetchall()
     counts = {row[0]: row[1:] for row in con.execute(sql("case_rule_counts"), {"case_id": case_id}).fetchall()}
     released = sum(row[0] for row in counts.values())
+    withheld = sum(row[1] for row in counts.values() if row[1])
     counted = sum(row[2] for row in counts.values())
     conflicts = sum(row[3] for row in counts.values())
     decided = (decided_at or received_at).astimezone(received_at.tzinfo).date()
+    refused = refused_lists(con, case_id, policy)
+    agency = MUNICIPAL_AGENCY if scope_school == "all" else every_class[0][2]
     return Answer(
         case_id=case_id,
         request_id=request_id,
         received_date=received_at.date(),
         decided_date=decided,
-        requester=Requester(name=name, email=email, kind=kind, organisation=org),
-        agency_name=MUNICIPAL_AGENCY if scope_school == "all" else every_class[0][2],
+        requester=Requester(name=name, email=email, kind=kind, organisation=org, reference=reference),
+        agency_name=agency,
         scope_text=scope_text(every_class, json.loads(scope_classes) == "all", scope_school == "all"),
-        outcome=outcome_of(released, counted),
+        outcome=outcome_of(released, withheld),
+        letter_outcome=outcome_of(released, counted),
+        standing_basis=policy.standing_basis,
+        appeal_body=policy.letter.appeal_body,
+        contact=agency if scope_school == "all" else f"{agency}, {policy.letter.contact}",
         grounds=_grounds(policy, counts),
-        classes=_class_lists(con, case_id, school_id) if rows else tuple(
-            ClassList(class_id, school, name, grade, ()) for class_id, _, school, name, grade in every_class),
+        classes=_class_lists(con, case_id, school_id, refused) if rows else tuple(
+            ClassList(class_id, school, name, grade, (), refused=refused.get(class_id))
+            for class_id, _, school, name, grade in every_class),
         policy_label=policy.label,
         flags=_flags(con, case_id, policy, conflicts),
         rule_summaries=tuple(
@@ -196,7 +212,24 @@ def _grounds(policy: Policy, counts: dict) -> tuple[Ground, ...]:
     return tuple(grounds)
 
 
-def _class_lists(con: duckdb.DuckDBPyConnection, case_id: str, school_id: str | None) -> tuple[ClassList, ...]:
+def refused_lists(con: duckdb.DuckDBPyConnection, case_id: str, policy: Policy) -> dict[str, Ground]:
+    """class id -> the ground of each class list withheld in full (the first rule, in the
+    policy's order, that withheld something there)."""
+    rules: dict[str, list[str]] = defaultdict(list)
+    for class_id, rule in con.execute(sql("case_refused_lists"), {"case_id": case_id}).fetchall():
+        rules[class_id].append(rule)
+    order = {rule.id: n for n, rule in enumerate(policy.rules)}
+    refused = {}
+    for class_id, ids in rules.items():
+        known = sorted((rule_id for rule_id in ids if rule_id in order), key=order.__getitem__)
+        rule = policy.rule(known[0]) if known else None
+        refused[class_id] = (Ground(rule.letter_text, policy.legal_basis(rule)) if rule
+                             else Ground("Opplysninger som er underlagt taushetsplikt.", policy.standing_basis))
+    return refused
+
+
+def _class_lists(con: duckdb.DuckDBPyConnection, case_id: str, school_id: str | None,
+                 refused: dict[str, Ground]) -> tuple[ClassList, ...]:
     classes = con.execute(sql("case_classes_answered"), {"case_id": case_id, "school_id": school_id}).fetchall()
     cursor = con.execute(sql("case_answer_items"), {"case_id": case_id, "school_id": school_id})
     columns = [d[0] for d in cursor.description]
@@ -204,12 +237,39 @@ def _class_lists(con: duckdb.DuckDBPyConnection, case_id: str, school_id: str | 
     for row in cursor.fetchall():
         item = dict(zip(columns, row))
         items_by_class[item["class_id"]].append(item)
+    households = household_notes(con, case_id)
     class_lists = []
     for class_id, _school_id, school_name, class_name, grade in classes:
-        rows, sort_keys = _rows(items_by_class[class_id])
+        rows, sort_keys = _rows(items_by_class[class_id], households)
         rows.sort(key=lambda row: _row_key(row, sort_keys, public=False))
-        class_lists.append(ClassList(class_id, school_name, class_name, grade, tuple(rows)))
+        class_lists.append(ClassList(class_id, school_name, class_name, grade, tuple(rows),
+                                     refused=refused.get(class_id)))
     return tuple(class_lists)
+
+
+_GRADES = {"fortrolig": "fortrolig adresse", "strengt_fortrolig": "strengt fortrolig adresse",
+           "strengt_fortrolig_utland": "strengt fortrolig adresse (utland)"}
+_HOW_REACHED = {
+    "child": "{who} bor hos en foresatt i en husstand med {grade}",
+    "family": "{who} er knyttet gjennom foreldreansvar til en husstand med {grade}",
+    "guardian_of_graded": "{who} er foresatt for en elev med {grade}",
+    "co_resident": "{who} har samme adresse, e-post eller telefon som en husstand med {grade}",
+}
+
+
+def household_notes(con: duckdb.DuckDBPyConnection, case_id: str) -> dict[tuple[str, str], str]:
+    """(kind, id) -> why a graded household reaches that pupil or guardian, in Norwegian, for
+    the review copy (a member by their own grade needs no note: the rule says it)."""
+    notes: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for kind, member, marker, via in con.execute(
+            """SELECT kind, id, marker, via FROM case_household_members
+               WHERE case_id = ? AND via <> 'own' ORDER BY kind, id, marker""", [case_id]).fetchall():
+        grade = _GRADES.get(marker.split("_address_", 1)[-1], marker)
+        who = f"foresatt {member}" if kind == "guardian" else "eleven"
+        text = _HOW_REACHED.get(via, "{who} er knyttet til en husstand med {grade}").format(who=who, grade=grade)
+        if text not in notes[(kind, member)]:
+            notes[(kind, member)].append(text)
+    return {key: "; ".join(texts) for key, texts in notes.items()}
 
 
 def _flags(con: duckdb.DuckDBPyConnection, case_id: str, policy: Policy, conflicts: int) -> tuple[str, ...]:

@@ -96,11 +96,11 @@ def register_case(
     with transaction(con):
         con.execute(
             """INSERT INTO cases (case_id, request_id, received_at, requester_name, requester_email,
-                   requester_kind, requester_org, scope_school_id, scope_classes, registered_by,
-                   status, registered_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?)""",
+                   requester_kind, requester_org, requester_reference, scope_school_id, scope_classes,
+                   registered_by, status, registered_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?)""",
             [case_id, request_id, request.received_at, requester.name, requester.email,
-             requester.kind, requester.organisation, request.scope.school_id,
+             requester.kind, requester.organisation, requester.reference or None, request.scope.school_id,
              json.dumps(request.scope.classes, ensure_ascii=False), registered_by, now],
         )
         _insert_case_classes(con, case_id, classes)

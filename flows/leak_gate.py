@@ -10,11 +10,15 @@ recipient could read out of the file:
 - outline (bookmark) titles;
 - annotations (contents, titles, link URIs) and embedded file names and descriptions.
 
-Both sides are normalised (NFC, casefold, compatibility forms folded, all whitespace and
-invisible characters removed) before comparing, so "Hemmelig-\\nveien 7" in a wrapped cell
+Both sides are normalised (NFC, casefold, compatibility forms folded, all whitespace,
+invisible and format characters such as bidi controls removed) before comparing, so "Hemmelig-\\nveien 7" in a wrapped cell
 still matches "Hemmeligveien 7"'s squashed form. The gate fails closed: a withheld value
 that happens to be a substring of released text is reported too (a reviewer decides).
 Messages name item ids only, never the values.
+
+A withheld value that is also released elsewhere in the same answer (the same address under
+a co-resident, a namesake) is a conflict, not an excuse: screening withholds such values
+together (sql/case_decisions_consistent.sql), so the gate fails the case if one is printed.
 
 A withheld value is also looked for in the shorter forms that would still give it away
 (`value_parts`): an address as its street and number ("Kanariveien 7" of "Kanariveien 7,
@@ -59,9 +63,12 @@ class LeakFound(Exception):
 
 
 def normalise(text: str) -> str:
-    """NFC, casefolded, compatibility forms folded (ligatures), no whitespace at all."""
+    """NFC, casefolded, compatibility forms folded (ligatures), no whitespace at all, and no
+    format characters (bidi controls, joiners: Unicode category Cf), which change how a value
+    is stored but not how it reads."""
     text = unicodedata.normalize("NFC", text).casefold()
     text = unicodedata.normalize("NFKC", text)
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf") if not text.isascii() else text
     return _INVISIBLE.sub("", text)
 
 
@@ -225,10 +232,10 @@ def find_leaks(
 ) -> list[str]:
     """The sorted item ids of withheld values that can be read out of the PDF.
 
-    `withheld` maps item id -> value. A value also in `released` (another person really
-    has the same value) is skipped, and so is one shorter than three characters once
-    normalised: too short to be evidence. Each value's parts (`value_parts`) are looked
-    for too; a part counts only where no released value explains it.
+    `withheld` maps item id -> value. A value shorter than three characters once normalised
+    is skipped: too short to be evidence. A value also in `released` is a conflict: found in
+    the PDF, it is a leak, whoever it was printed for. Each value's parts (`value_parts`) are
+    looked for too; a part counts only where no released value explains it.
     """
     released = list(released)
     released_norm = {normalise(v) for v in released}
@@ -236,7 +243,7 @@ def find_leaks(
     wanted_parts: dict[str, set[str]] = {}
     for item_id, value in withheld.items():
         norm = normalise(value or "")
-        if len(norm) < MIN_LENGTH or norm in released_norm:
+        if len(norm) < MIN_LENGTH:
             continue
         wanted.setdefault(norm, set()).add(item_id)
         for part in value_parts(value):
@@ -282,7 +289,8 @@ class _ReleasedText:
         must reach beyond the occurrence, so released words found inside a leaked cell (a
         released "Kari" within "Kari Kanari") never explain it.
         """
-        containing = sorted((form for form in self.forms() if part in form), key=len, reverse=True)
+        # a released value that *is* the withheld one explains nothing: that is the conflict
+        containing = sorted((form for form in self.forms() if part in form and form != part), key=len, reverse=True)
         remaining = haystack
         for form in containing:
             remaining = remaining.replace(form, "\x00")

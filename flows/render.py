@@ -195,7 +195,7 @@ def _local_fetcher(url: str, timeout: int = 10, ssl_context=None):
 
 def _vedlegg(answer: Answer):
     """The class lists attached to the public answer: none when the request is refused."""
-    if answer.outcome == "avslatt":
+    if answer.letter_outcome == "avslatt":
         return ()
     return answer.classes
 

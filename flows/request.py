@@ -30,6 +30,8 @@ class Requester(BaseModel):
     email: str | None = Field(default=None, max_length=254)
     kind: Literal["journalist", "private", "commercial", "organisation", "anonymous"]
     organisation: str | None = Field(default=None, max_length=200)
+    # the requester's own reference, printed as "Deres referanse" (only when they gave one)
+    reference: str | None = Field(default=None, max_length=100)
 
 
 class Scope(BaseModel):

@@ -163,3 +163,7 @@ CREATE TABLE IF NOT EXISTS case_events (
     reason          VARCHAR,
     detail          VARCHAR                    -- JSON with ids and counts only
 );
+
+-- Added after the first release: databases made before get the columns here.
+-- The requester's own reference, when they gave one ("Deres referanse" in the letter).
+ALTER TABLE cases ADD COLUMN IF NOT EXISTS requester_reference VARCHAR;

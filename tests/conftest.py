@@ -191,6 +191,7 @@ CANARIES = {
     "strengt fortrolig pupil": "Kanaristrengt",
     "strengt fortrolig address": "Kanarihemmeligveien 66",
     "institution address": "Thereses gt. 12b",
+    "institution in a parent's place": "maret.somby@example.no",
     "special group pupil": "Kanarispesial",
 }
 RELEASED = ["Åse Sæther", "Ánte Somby", "Mohammed Ali", "solveig.haugen@example.no", "Sandakerveien 7", "912 34 567"]
@@ -221,7 +222,8 @@ def canary_export(folder: Path) -> Path:
     everything = ["true", "true", "true", "true"]
     write_csv(folder / "guardians.csv", header, [
         ["F1", "E1", "Solveig", "Haugen", "solveig.haugen@example.no", "912 34 567", "false", "Sandakerveien 7", "0477", "OSLO", "", *everything],
-        ["F2", "E2", "Máret", "Somby", "maret.somby@example.no", "913 00 000", "true", CANARIES["institution address"], "0358", "OSLO", "", *everything],
+        ["F2", "E2", "Máret", "Somby", CANARIES["institution in a parent's place"], "913 00 000", "true", CANARIES["institution address"], "0358", "OSLO", "", *everything],
+        ["F7", "E2", "Nils", "Somby", "nils.somby@example.no", "918 00 000", "false", "Vogts gate 11", "0474", "OSLO", "", *everything],
         ["F3", "E3", "Amina", "Ali", "amina.ali@example.no", "914 00 000", "false", "Grefsenveien 3", "0482", "OSLO", "", *everything],
         ["F4", "E4", "Liv", CANARIES["fortrolig pupil"], CANARIES["fortrolig guardian email"], "915 00 000", "false", "Skjult gate 1", "0170", "OSLO", "fortrolig", *everything],
         ["F5", "E5", "Anne", CANARIES["strengt fortrolig pupil"], "anne.k@example.no", "916 00 000", "false", CANARIES["strengt fortrolig address"], "0170", "OSLO", "strengt_fortrolig", *everything],

@@ -34,6 +34,11 @@ def test_a_request_is_screened_reviewed_and_released_without_a_leak(workdir, pre
     assert squeeze(CANARIES["fortrolig pupil"]) in review_text  # the reviewer sees what is withheld
     assert not (workdir / "out" / "public").exists() or not any((workdir / "out" / "public").rglob("*.pdf"))
 
+    # an institution stands in one parent's place: its whole entry is withheld, and the pupil's
+    # name waits for the reviewer, who releases it beside the other parent
+    released_name = innsyn(workdir, prefect_api_url, "review", "release", "2026-1234", "E2/pupil_name",
+                           "--reviewer", "Lise Jurist", "--reason", "Den andre forelderen er oppført; navnet røper ikke plasseringen")
+    assert released_name.returncode == 0, released_name.stderr
     approved = innsyn(workdir, prefect_api_url, "review", "approve", "2026-1234", "--reviewer", "Lise Jurist")
     assert approved.returncode == 0, approved.stderr
     released = json.loads(approved.stdout)

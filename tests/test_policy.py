@@ -81,10 +81,10 @@ def test_a_changed_file_is_another_policy_even_under_the_same_version(con, regis
 BROKEN = {
     "unknown marker": (
         '"special_group", "special_school"]', '"special_group", "spesialskole"]',
-        "rule 'spesialundervisning' (rules[3]).markers: unknown marker 'spesialskole'"),
+        "rule 'spesialundervisning' (rules[4]).markers: unknown marker 'spesialskole'"),
     "unknown field": (
         'withholds = ["phone"]', 'withholds = ["telefon"]',
-        "rule 'hemmelig_telefonnummer' (rules[4]).withholds: unknown field 'telefon'"),
+        "rule 'hemmelig_telefonnummer' (rules[5]).withholds: unknown field 'telefon'"),
     "unknown basis": (
         'requires_review = false\nbasis = "taushetsplikt"', 'requires_review = false\nbasis = "personvern"',
         "rule 'hemmelig_telefonnummer': unknown basis 'personvern'"),
@@ -111,7 +111,7 @@ BROKEN = {
         "settings.min_released_pupil: unknown key"),
     "a rule without markers": (
         'markers = ["unlisted_phone"]', 'markers = []',
-        "rule 'hemmelig_telefonnummer' (rules[4]).markers: Tuple should have at least 1 item"),
+        "rule 'hemmelig_telefonnummer' (rules[5]).markers: Tuple should have at least 1 item"),
     "a hash written in the file": (
         'version = "2026.1"', 'version = "2026.1"\nsha256 = "e35b4b9148ba"',
         "sha256: is computed from the file, it cannot be written in it"),
@@ -135,7 +135,8 @@ def test_a_missing_policy_file_is_a_clear_error(tmp_path):
 
 def test_the_command_refuses_a_broken_policy_with_exit_2_and_writes_nothing(tmp_path):
     """`innsyn process --policy PATH`: a bad policy is bad input, found before any case exists."""
-    broken = edited(tmp_path, 'withholds = ["address"]', 'withholds = ["adresse"]')
+    broken = edited(tmp_path, 'withholds = ["guardian_name", "email", "phone", "address"]',
+                    'withholds = ["guardian_name", "email", "phone", "adresse"]')
     request = write_request(tmp_path / "request.json")
     db = tmp_path / "innsyn.duckdb"
     run = subprocess.run(
@@ -185,9 +186,14 @@ DOMAIN = {
     "fortrolig_adresse": Expected(
         {"pupil_address_fortrolig", "guardian_address_fortrolig"},
         ALL_FIELDS, consent_lifts=False, no_trace=False, requires_review=True),
-    # an institution address reveals a personal circumstance; consent does not lift it
+    # an institution in a guardian's place reveals a placement: the whole entry (name, e-mail,
+    # phone, address); consent does not lift it
     "institusjonsadresse": Expected(
-        {"institution_address"}, {"address"}, consent_lifts=False, no_trace=False, requires_review=True),
+        {"institution_address"}, ALL_FIELDS - {"pupil_name"}, consent_lifts=False, no_trace=False,
+        requires_review=True),
+    # ... and the pupil's name goes to review
+    "institusjon_elevnavn": Expected(
+        {"pupil_at_institution"}, {"pupil_name"}, consent_lifts=False, no_trace=False, requires_review=True),
     # special education: membership is the secret, so the names go (and what identifies them)
     "spesialundervisning": Expected(
         {"special_group", "special_school"}, ALL_FIELDS, consent_lifts=False, no_trace=False, requires_review=True),
@@ -251,8 +257,8 @@ class Scenario:
     class_id: str = "S001-5B"
 
 
-SF, F, INST, SPES, TLF = ("strengt_fortrolig_adresse", "fortrolig_adresse", "institusjonsadresse",
-                          "spesialundervisning", "hemmelig_telefonnummer")
+SF, F, INST, INST_NAME, SPES, TLF = ("strengt_fortrolig_adresse", "fortrolig_adresse", "institusjonsadresse",
+                                     "institusjon_elevnavn", "spesialundervisning", "hemmelig_telefonnummer")
 
 RULE_TABLES: dict[str, list[Scenario]] = {
     SF: [
@@ -262,9 +268,21 @@ RULE_TABLES: dict[str, list[Scenario]] = {
         Scenario("strengt fortrolig utland (code 19) is the same rule",
                  row(withheld(SF, no_trace=True), F1=withheld(SF, no_trace=True)),
                  pupil={"protection": "strengt_fortrolig_utland"}),
-        Scenario("a strengt fortrolig guardian of an ugradert pupil: that guardian, without a trace",
-                 row(released(), F1=withheld(SF, no_trace=True), F2=released()),
+        Scenario("a strengt fortrolig guardian of an ugradert pupil: the child lives there, the whole row goes",
+                 row(withheld(SF, no_trace=True), F1=withheld(SF, no_trace=True), F2=withheld(SF, no_trace=True)),
                  guardians=({"guardian_id": "F1", "protection": "strengt_fortrolig"}, {"guardian_id": "F2"})),
+        Scenario("the sibling of a strengt fortrolig pupil, in another class: the whole row, without a trace",
+                 row(withheld(SF, no_trace=True), F1=withheld(SF, no_trace=True)),
+                 register=(("klass", ("3A",), {"grade": 3}),
+                           ("pupil", ("Lise", "Hansen"), {"class_id": "S001-3A", "protection": "strengt_fortrolig",
+                                                          "guardians": [{"guardian_id": "F1"}]}))),
+        Scenario("a co-resident: an ungraded guardian at a strengt fortrolig guardian's address",
+                 row(withheld(SF, no_trace=True), F1=withheld(SF, no_trace=True)),
+                 guardians=({"guardian_id": "F1", "street": "Skjulte vei 3 H0201", "postal_code": "0170"},),
+                 register=(("klass", ("3A",), {"grade": 3}),
+                           ("pupil", ("Lise", "Berg"), {"class_id": "S001-3A", "guardians": [
+                               {"guardian_id": "F9", "protection": "strengt_fortrolig", "street": "Skjulte vn. 3",
+                                "postal_code": "0170"}]}))),
         Scenario("consent does not lift it: the guardian ticked everything",
                  row(withheld(SF, no_trace=True), F1=withheld(SF, no_trace=True)),
                  pupil={"protection": "strengt_fortrolig"},
@@ -274,11 +292,11 @@ RULE_TABLES: dict[str, list[Scenario]] = {
         Scenario("a fortrolig pupil: the name and the household, counted",
                  row(withheld(F), F1=withheld(F), F2=withheld(F)),
                  pupil={"protection": "fortrolig"}, guardians=({"guardian_id": "F1"}, {"guardian_id": "F2"})),
-        Scenario("a fortrolig guardian of an ugradert pupil: only that guardian's details",
-                 row(released(), F1=withheld(F), F2=released()),
+        Scenario("a fortrolig guardian of an ugradert pupil: the pupil's row, counted",
+                 row(withheld(F), F1=withheld(F), F2=withheld(F)),
                  guardians=({"guardian_id": "F1", "protection": "fortrolig"}, {"guardian_id": "F2"})),
-        Scenario("a guardian whose other child is fortrolig, in another class: protected here too",
-                 row(released(), F1=withheld(F)),
+        Scenario("a guardian whose other child is fortrolig, in another class: the sibling's row too",
+                 row(withheld(F), F1=withheld(F)),
                  register=(("klass", ("3A",), {"grade": 3}),
                            ("pupil", ("Lise", "Hansen"), {"class_id": "S001-3A", "protection": "fortrolig",
                                                           "guardians": [{"guardian_id": "F1"}]}))),
@@ -288,16 +306,19 @@ RULE_TABLES: dict[str, list[Scenario]] = {
                  guardians=({"guardian_id": "F1", "share_email": False, "share_phone": False},)),
     ],
     INST: [
-        Scenario("a guardian living at an institution: the address only",
-                 row(released(), F1={"guardian_name": released(), "email": released(), "phone": released(),
-                                     "address": withheld(INST)}),
+        Scenario("an institution in the only guardian's place: the whole entry, and the name with it",
+                 row(withheld(INST_NAME), F1=withheld(INST)),
                  guardians=({"guardian_id": "F1", "street": "Thereses gt. 12b", "postal_code": "0168"},),
                  register=(("institution", ("Thereses gate 12 B", "0168"), {}),)),
-        Scenario("the other guardian, at home, is untouched",
-                 row(released(), F1={"guardian_name": released(), "email": released(), "phone": released(),
-                                     "address": withheld(INST)}, F2=released()),
+        Scenario("an institution by its name alone, wherever its address",
+                 row(withheld(INST_NAME), F1=withheld(INST)),
+                 guardians=({"guardian_id": "F1", "first": "Barneverntjenesten", "last": "i Bydel Sagene"},)),
+    ],
+    INST_NAME: [
+        Scenario("the other guardian, at home, is released; the pupil's name waits for review",
+                 row(withheld(INST_NAME), F1=withheld(INST), F2=released()),
                  guardians=({"guardian_id": "F1", "street": "Kirkevn. 5", "postal_code": "0364"},
-                            {"guardian_id": "F2", "street": "Kirkegata 5", "postal_code": "0364"}),
+                            {"guardian_id": "F2", "first": "Per", "street": "Kirkegata 5", "postal_code": "0364"}),
                  register=(("institution", ("Kirkeveien 5", "0364"), {}),)),
     ],
     SPES: [
@@ -318,7 +339,7 @@ RULE_TABLES: dict[str, list[Scenario]] = {
                  row(released(), F1={"guardian_name": released(), "email": released(), "address": released()}),
                  guardians=({"guardian_id": "F1", "phone_unlisted": True, "share_phone": False},)),
         Scenario("a stronger rule wins over consent: unlisted phone of a fortrolig guardian",
-                 row(released(), F1=withheld(F)),
+                 row(withheld(F), F1=withheld(F)),
                  guardians=({"guardian_id": "F1", "phone_unlisted": True, "protection": "fortrolig"},)),
     ],
 }
@@ -353,6 +374,7 @@ def test_the_review_copy_names_the_rule_and_explains_it_for_every_withheld_value
     register.pupil("Ola", "Hansen", protection="fortrolig", guardians=[{"first": "Per", "last": "Skjult"}])
     register.pupil("Liv", "Berg", guardians=[{"street": "Kirkevn. 5", "postal_code": "0364", "phone_unlisted": True}])
     register.pupil("Ask", "Dahl", protection="strengt_fortrolig", guardians=[{"first": "Siri", "last": "Dahl"}])
+    register.pupil("Per", "Lie", guardians=[{"phone_unlisted": True}])
     for n in range(3):
         register.pupil(f"Elev{n}", "Nilsen")
     case_id = open_case(con, tmp_path)
@@ -362,7 +384,7 @@ def test_the_review_copy_names_the_rule_and_explains_it_for_every_withheld_value
     assert policy.label in page
     rules_used = {rule for (rule,) in con.execute(
         "SELECT DISTINCT rule FROM case_items WHERE case_id = ? AND rule IS NOT NULL", [case_id]).fetchall()}
-    assert rules_used == {F, INST, SF, TLF}
+    assert rules_used == {F, INST, INST_NAME, SF, TLF}
     for rule_id in rules_used:
         assert " ".join(policy.rule(rule_id).explanation.split()) in " ".join(page.split())
     cells = re.findall(r'<td class="unntatt">\s*<span class="verdi">(.*?)</span>\s*<span class="merknad">(.*?)</span>',

@@ -46,8 +46,9 @@ def decision(decisions: dict, item: str) -> tuple:
     return (d.decision, d.rule, d.consent_state)
 
 
-def test_letting_consent_lift_institution_addresses_releases_the_ticked_ones(con, register, tmp_path):
-    lifted = lawyer_edits(tmp_path, ("institusjonsadresse", "consent_lifts = false", "consent_lifts = true"))
+def test_letting_consent_lift_institution_entries_releases_the_ticked_ones(con, register, tmp_path):
+    lifted = lawyer_edits(tmp_path, ("institusjonsadresse", "consent_lifts = false", "consent_lifts = true"),
+                          ("institusjon_elevnavn", "consent_lifts = false", "consent_lifts = true"))
     register.institution("Thereses gate 12 B", "0168")
     ticked = register.pupil("Ola", "Hansen", guardians=[{"guardian_id": "F1", "street": "Thereses gt. 12b", "postal_code": "0168"}])
     unticked = register.pupil("Per", "Berg", guardians=[{"guardian_id": "F2", "street": "Thereses gate 12 B",
@@ -55,13 +56,17 @@ def test_letting_consent_lift_institution_addresses_releases_the_ticked_ones(con
 
     before = screen(con, policy=DEFAULT, case_id="before")
     assert decision(before, f"{ticked}/F1/address") == ("withhold", "institusjonsadresse", "consent_not_sufficient")
+    assert decision(before, f"{ticked}/pupil_name") == ("withhold", "institusjon_elevnavn", "consent_not_sufficient")
     assert summarise(con, "before", DEFAULT).requires_review
 
     after = screen(con, policy=lifted, case_id="after")
     assert decision(after, f"{ticked}/F1/address") == ("release", "institusjonsadresse", "consent_lifted")
+    assert decision(after, f"{ticked}/pupil_name") == ("release", "institusjon_elevnavn", "consent_lifted")
     assert f"{unticked}/F2/address" not in after  # consent is the tick: no tick, nothing to lift
     assert summarise(con, "after", lifted).requires_review is False
-    assert {item for item in before if before[item] != after[item]} == {f"{ticked}/F1/address"}
+    assert {item for item in before if before[item] != after[item]} == {
+        item for item, d in before.items() if d.decision == "withhold"}
+    assert all(d.decision == "release" for d in after.values())
 
 
 def test_special_education_that_withholds_only_the_pupils_names(con, register, tmp_path):
@@ -79,14 +84,16 @@ def test_special_education_that_withholds_only_the_pupils_names(con, register, t
     }
 
 
-def test_an_institution_rule_that_also_withholds_the_e_mail(con, register, tmp_path):
-    wider = lawyer_edits(tmp_path, ("institusjonsadresse", 'withholds = ["address"]', 'withholds = ["address", "email"]'))
+def test_an_institution_rule_narrowed_to_the_address_releases_the_rest_of_the_entry(con, register, tmp_path):
+    narrow = lawyer_edits(tmp_path, ("institusjonsadresse", 'withholds = ["guardian_name", "email", "phone", "address"]',
+                                     'withholds = ["address"]'))
     register.institution("Kirkeveien 5", "0364")
     pupil = register.pupil("Ola", "Hansen", guardians=[{"guardian_id": "F1", "street": "Kirkevn. 5", "postal_code": "0364"}])
 
-    before, after = screen(con, policy=DEFAULT, case_id="before"), screen(con, policy=wider, case_id="after")
-    assert before[f"{pupil}/F1/email"].decision == "release"
-    assert decision(after, f"{pupil}/F1/email") == ("withhold", "institusjonsadresse", "consent_not_sufficient")
+    before, after = screen(con, policy=DEFAULT, case_id="before"), screen(con, policy=narrow, case_id="after")
+    assert decision(before, f"{pupil}/F1/email") == ("withhold", "institusjonsadresse", "consent_not_sufficient")
+    assert after[f"{pupil}/F1/email"].decision == "release"
+    assert decision(after, f"{pupil}/F1/address") == ("withhold", "institusjonsadresse", "consent_not_sufficient")
 
 
 def test_strengt_fortrolig_without_no_trace_is_withheld_and_counted(con, register, tmp_path):
@@ -156,7 +163,8 @@ def test_a_school_policy_file_runs_the_whole_flow(prefect_server, con, register,
     """
     from innsyn.process_request import RunConfig, process_request
 
-    school = lawyer_edits(tmp_path, ("institusjonsadresse", "consent_lifts = false", "consent_lifts = true"))
+    school = lawyer_edits(tmp_path, ("institusjonsadresse", "consent_lifts = false", "consent_lifts = true"),
+                          ("institusjon_elevnavn", "consent_lifts = false", "consent_lifts = true"))
     register.institution("Kirkeveien 5", "0364")
     register.pupil("Ola", "Hansen", guardians=[{"street": "Kirkevn. 5", "postal_code": "0364"}])
     for first in ("Per", "Kari", "Liv"):
@@ -172,5 +180,5 @@ def test_a_school_policy_file_runs_the_whole_flow(prefect_server, con, register,
         assert db.execute("SELECT policy_name, policy_version, policy_hash FROM cases").fetchone() == (
             "innsyn-standard", "2026.1", school.sha256)
         assert db.execute("SELECT DISTINCT decided_by FROM case_items").fetchall() == [(school.decided_by,)]
-        assert db.execute("SELECT consent_state FROM case_items WHERE rule = 'institusjonsadresse'").fetchall() == [
+        assert db.execute("SELECT DISTINCT consent_state FROM case_items WHERE rule = 'institusjonsadresse'").fetchall() == [
             ("consent_lifted",)]

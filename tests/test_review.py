@@ -68,7 +68,7 @@ def test_a_graded_address_waits_for_review(prefect_server, case_files, tmp_path)
 def test_an_override_with_a_reason_shows_in_the_pdf_the_log_and_the_events(prefect_server, case_files, tmp_path):
     result = process_request(str(tmp_path / "request.json"), case_files)
     with open_db(case_files.db) as db:
-        item = db.execute("SELECT item_id FROM case_items WHERE rule = 'institusjonsadresse'").fetchone()[0]
+        item = db.execute("SELECT item_id FROM case_items WHERE rule = 'institusjonsadresse' AND field = 'address'").fetchone()[0]
         case = cases.find_case(db, result.case_id)
         apply_changes(db, case, [ItemChange(item_id=item, decision="release")], reviewer="Lise Jurist",
                       reason="Institusjonen er nedlagt", policy=load_policy(), now=clock.now())
@@ -104,7 +104,7 @@ def test_the_flow_pauses_for_a_typed_review_and_resumes_through_the_api(prefect_
 
     paused = wait_for_paused_run()
     with duckdb.connect(config.db, read_only=True) as db:
-        item = db.execute("SELECT item_id FROM case_items WHERE rule = 'institusjonsadresse'").fetchone()[0]
+        item = db.execute("SELECT item_id FROM case_items WHERE rule = 'institusjonsadresse' AND field = 'address'").fetchone()[0]
     assert paused.state.state_details.run_input_keyset, "the pause asks for typed input"
     resume_flow_run(paused.id, run_input=ReviewInput(
         approve=True, reviewer="Lise Jurist", reason="Institusjonen er nedlagt",
