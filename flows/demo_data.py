@@ -35,8 +35,12 @@ in its own household, on top of the random ones spread over all schools:
   (guardians likewise); an `ugradert` pupil whose second guardian is `fortrolig` (lives at
   another address); a guardian with an unlisted phone who ticked share_phone and another
   who did not; a guardian living at an institution address (spelt differently from the
-  register) who ticked share_address; and a pupil who is a sibling of a pupil in an earlier
-  grade.
+  register) who ticked share_address; a pupil who is a sibling of a pupil in an earlier
+  grade; two households as real families are registered: one where only the first guardian
+  is `fortrolig` and the second lives with them at the same address, ungraded (a
+  co-resident), and one whose child in `3A` is `strengt_fortrolig` while the brother or
+  sister in `5B` and both guardians are registered `ugradert` (a sibling). Screening
+  protects both households whole (sql/screening_households.sql).
 * class `3A`: a `strengt_fortrolig_utland` pupil (guardians likewise).
 * class `2A`: a guardian living at another institution address (a spelling variant), who
   did not tick share_address.
@@ -307,6 +311,8 @@ FIRST_SCHOOL_PLAN = (
     ("5B", "unlisted_phone_not_shared"),
     ("5B", "institution_address_shared"),
     ("5B", "sibling"),
+    ("5B", "co_resident_of_graded"),
+    ("5B", "sibling_of_graded"),
 )
 PLANTED_INSTITUTION_GUARDIANS = sum(
     1 for _, scenario in FIRST_SCHOOL_PLAN if scenario.startswith("institution_address")
@@ -369,6 +375,7 @@ class Student:
     klass: Klass
     ticks: list[Ticks]         # one per guardian, in household.guardians order
     student_id: str = ""
+    protection: str = ""       # the pupil's own grading, where the register differs from the household's
 
     @property
     def last_name(self) -> str:
@@ -665,6 +672,13 @@ class _Generator:
                 ticks.names = ticks.address = True
         elif scenario == "guardian_graded_pupil_ugradert":
             self.grade_guardian_apart(second)
+        elif scenario == "co_resident_of_graded":
+            first.address_protection = "fortrolig"  # the second lives with them, registered ungraded
+            ticks.names = ticks.address = student.ticks[1].names = student.ticks[1].address = True
+        elif scenario == "sibling_of_graded":
+            older = next(k for k in klass.school.classes if k.name == "3A")
+            self.add_child(household, older).protection = "strengt_fortrolig"
+            ticks.names = True
         elif scenario.startswith("unlisted_phone"):
             first.phone_unlisted = True
             ticks.phone = scenario == "unlisted_phone_shared"
@@ -753,7 +767,7 @@ def _students(schools: list[School]):
 def _student_rows(schools: list[School], include_fnr: bool):
     for student in _students(schools):
         row = (student.student_id, student.klass.class_id, student.first_name,
-               student.last_name, student.household.protection)
+               student.last_name, student.protection or student.household.protection)
         if include_fnr:
             # Day 00 is no date: never a real fødselsnummer.
             row += (f"00000{int(student.student_id[1:]):06d}",)

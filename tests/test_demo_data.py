@@ -474,3 +474,23 @@ def test_optional_fodselsnummer_column_holds_obviously_fake_values(export):
     plain = export(1, 1)
     strip = [{k: v for k, v in r.items() if k != "fodselsnummer"} for r in data.students]
     assert strip == plain.students
+
+
+@pytest.mark.parametrize("seed", [1, 8])
+def test_5b_holds_a_co_resident_and_a_sibling_of_a_graded_household(export, seed):
+    """Registered as real families are: the grade on one member only. Screening protects
+    both households whole (tests/test_households.py)."""
+    data = export(1, seed)
+    pupils = {r["student_id"]: r for r in data.students}
+    guardians = data.guardians_of()
+    in_5b = [s for s, r in pupils.items() if r["class_id"] == "S001-5B" and r["address_protection"] == "ugradert"]
+    co_resident = [s for s in in_5b if len(guardians[s]) == 2
+                   and {g["address_protection"] for g in guardians[s]} == {"fortrolig", "ugradert"}
+                   and len({(g["street_address"], g["postal_code"]) for g in guardians[s]}) == 1]
+    assert co_resident
+    sibling = [s for s in in_5b
+               if all(g["address_protection"] == "ugradert" for g in guardians[s])
+               and any(pupils[other]["class_id"] == "S001-3A" and pupils[other]["address_protection"] == "strengt_fortrolig"
+                       for other, rows in guardians.items() if other != s
+                       for g in rows if g["guardian_id"] in {h["guardian_id"] for h in guardians[s]})]
+    assert sibling
