@@ -8,13 +8,16 @@
 --   3. no bare names: a pupil's name is shown only when a guardian shared it, so a name with
 --      every guardian line withheld proves a withheld guardian, and goes too.
 -- Each value takes the strongest rule that reaches it (lowest precedence, as in
--- sql/screening_touches.sql). Needs the temp table policy_rules. Parameter: $case_id.
+-- sql/screening_touches.sql). A reviewer's own decision on a value (consent_state
+-- 'overridden') stands: it is never changed here. Needs the temp table policy_rules.
+-- Parameter: $case_id.
 -- Produces the temp table decision_consequences (item_id, rule).
 CREATE OR REPLACE TEMP TABLE decision_consequences AS
 WITH
 rule_precedence AS (SELECT DISTINCT rule_id AS rule, precedence FROM policy_rules),
 items AS (
-    SELECT i.item_id, i.student_id, i.guardian_id, i.decision, i.no_trace, i.rule, i.value, p.precedence
+    SELECT i.item_id, i.student_id, i.guardian_id, i.decision, i.no_trace, i.rule, i.value, p.precedence,
+           i.consent_state = 'overridden' AS overridden
     FROM case_items AS i LEFT JOIN rule_precedence AS p USING (rule)
     WHERE i.case_id = $case_id
 ),
@@ -51,4 +54,5 @@ consequences AS (
 )
 SELECT c.item_id, arg_min(c.rule, p.precedence) AS rule
 FROM consequences AS c JOIN rule_precedence AS p USING (rule)
+WHERE c.item_id NOT IN (SELECT item_id FROM items WHERE overridden)
 GROUP BY c.item_id;

@@ -65,6 +65,22 @@ SAME_ADDRESS = [
     # St. / Sankt; a flat number (bruksenhetsnummer) names the same building
     (("Sankt Olavs gate 4", "0165"), ("St. Olavs gt. 4", "0165")),
     (("Sankt Olavs gate 4", "0165"), ("St Olavs gate 4 H0201", "0165")),
+    # where in the building is not which building: floors and flats, however written
+    (("Thereses gate 12 B", "0168"), ("Thereses gate 12 B, 2. etasje", "0168")),
+    (("Thereses gate 12 B", "0168"), ("Thereses gt. 12b 3. etg.", "0168")),
+    (("Thereses gate 12 B", "0168"), ("Thereses gate 12 B H 0101", "0168")),
+    (("Thereses gate 12 B", "0168"), ("Thereses gate 12 B, leil. 301", "0168")),
+    (("Thereses gate 12 B", "0168"), ("Thereses gate 12B leilighet 4", "0168")),
+    (("Kirkeveien 5", "0364"), ("Kirkeveien 5 U0101", "0364")),
+    # "nr." before the number; a c/o in front of the address
+    (("Storgata 10", "0155"), ("Storgata nr. 10", "0155")),
+    (("Storgata 10", "0155"), ("Storgt. nr 10", "0155")),
+    (("Kirkeveien 5", "0364"), ("c/o Hansen, Kirkeveien 5", "0364")),
+    (("Kirkeveien 5", "0364"), ("C/O Kari Nordmann, Kirkevn. 5", "0364")),
+    # nynorsk -veg / -vegen
+    (("Kirkeveien 5", "0364"), ("Kirkevegen 5", "0364")),
+    (("Kirkeveien 5", "0364"), ("Kirkeveg 5", "0364")),
+    (("Trondheimsveien 2", "0560"), ("Trondheimsvegen 2", "0560")),
 ]
 
 DIFFERENT_ADDRESS = [
@@ -86,6 +102,12 @@ DIFFERENT_ADDRESS = [
     (("Bygdøy allé 23", "0262"), ("Bygdøynesveien 23", "0262")),
     (("Sankt Olavs gate 4", "0165"), ("Sankt Olavs plass 4", "0165")),
     (("Trondheimsveien 2", "0560"), ("Trondheimsgata 2", "0560")),
+    # a flat or floor number is dropped, never taken for the house number
+    (("Storgata 301", "0155"), ("Storgata 10, leil. 301", "0155")),
+    (("Storgata 2", "0155"), ("Storgata 10, 2. etasje", "0155")),
+    (("Storgata 10", "0155"), ("Storgata nr. 100", "0155")),
+    # c/o is dropped only in front, up to its comma
+    (("Kirkeveien 5", "0364"), ("Kirkeveien 15, c/o Hansen", "0364")),
 ]
 
 
@@ -171,7 +193,7 @@ def test_the_import_keys_every_street_spelling_once(con, tmp_path):
     import_export(con, canary_export(tmp_path / "export"))  # again: still one key per spelling
     (spellings,) = con.execute("SELECT count(DISTINCT street_address) FROM guardians").fetchone()
     keys = con.execute("SELECT street_address, street_key, rules FROM street_keys").fetchall()
-    assert len(keys) == spellings == 6
+    assert len(keys) == spellings == 7
     for street, street_key, rules in keys:
         assert street_key == con.execute("SELECT normalize_street(?)", [street]).fetchone()[0]
         assert rules == address_rules()
