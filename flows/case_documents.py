@@ -318,6 +318,18 @@ def write_redaction_log(con: duckdb.DuckDBPyConnection, case_id: str, paths: Cas
     write_case_log(con, case_id, paths.redaction_log)
 
 
+def released_values(answer: Answer) -> tuple[list[str], list[str]]:
+    """What the leak gate is told was released: every released value, and the names among
+    them (a withheld name may be another person's too; an address, e-mail or phone may not)."""
+    released, names = [], []
+    for cell in answer.cells():
+        if not cell.withheld:
+            released.append(cell.value)
+            if cell.item_id.endswith("_name"):
+                names.append(cell.value)
+    return released, names
+
+
 def publish(answer: Answer, paths: CasePaths) -> int:
     """Render the public answer, pass it through the leak gate, then release it.
 
@@ -325,14 +337,14 @@ def publish(answer: Answer, paths: CasePaths) -> int:
     (naming item ids only) and writes nothing public when any withheld value is found.
     """
     withheld = {cell.item_id: cell.value for cell in answer.cells() if cell.withheld}
-    released = [cell.value for cell in answer.cells() if not cell.withheld]
+    released, namesakes = released_values(answer)
     public = public_answer(answer)
     # rendered and gated in the private staging folder, then renamed in: a crash at any moment
     # leaves no file at all in the public folder, not even a part-file of an unchecked answer
     staged = paths.staging_dir / paths.public_pdf.name
     with atomic_target(staged, private=True) as tmp:
         render.render_public_pdf(public, tmp)
-        leak_gate.check_pdf(tmp, withheld, released)
+        leak_gate.check_pdf(tmp, withheld, released, namesakes=namesakes)
     move_into_place(staged, paths.public_pdf, private=False)
     with contextlib.suppress(OSError):  # leave it if a bulk run keeps parts there
         paths.staging_dir.rmdir()

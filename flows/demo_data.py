@@ -58,7 +58,8 @@ at an institution address.
 
 Contact data is fake: e-mails at example.no / example.com (æ→ae, ø→o, å→a, accents
 stripped, a number added when taken), 8-digit mobiles `4xx xx xxx` / `9xx xx xxx`, Oslo
-street addresses with postal codes 0150–1295 and city `OSLO`. With
+street addresses with postal codes 0150–1295 and city `OSLO`, one home per household (70 %
+in flats, with a bruksenhetsnummer such as `H0203`: neighbours share a building, not a home). With
 `include_fnr_column=True`, students.csv gets an extra `fodselsnummer` column of obviously
 fake values (`00000` + 6 digits: day 00 is no date, so never a real number) to exercise
 the importer's "unknown columns are ignored" path.
@@ -284,6 +285,7 @@ RATE_STRENGT_FORTROLIG_UTLAND = 0.0002
 RATE_GRADING_SHARED = 0.85        # all guardians share a graded pupil's grading
 RATE_GUARDIAN_ONLY_GRADED = 0.0005
 RATE_UNLISTED_PHONE = 0.03        # per guardian
+RATE_FLAT = 0.70                  # a household in a flat: its address names the flat (H0203)
 INSTITUTION_GUARDIANS_PER_1000 = 2
 MIN_INSTITUTION_GUARDIANS = 2
 
@@ -471,6 +473,7 @@ class _Generator:
         self.rng = random.Random(seed)
         self.households: list[Household] = []
         self._phones: set[str] = set()       # membership only, never iterated
+        self._homes: set[tuple[str, str]] = set()  # likewise: one household per home
         self._emails: dict[str, int] = {}    # membership only, never iterated
 
     # --- people ------------------------------------------------------------------------
@@ -494,13 +497,19 @@ class _Generator:
                 return f"{digits[:3]} {digits[3:5]} {digits[5:]}"
 
     def address(self) -> tuple[str, str]:
+        """A home of its own: most Oslo households live in flats, written with the flat's
+        bruksenhetsnummer ("Storgata 5 H0203"), so neighbours share a building, not a home."""
         while True:
             street, postal_code = self.rng.choice(STREETS)
             number = self.rng.randint(1, 60) if self.rng.random() < 0.8 else self.rng.randint(61, 160)
-            address = f"{street} {number}"
+            building = f"{street} {number}"
             if self.rng.random() < 0.25:
-                address += " " + self.rng.choice("ABCD")
-            if (address, postal_code) not in _INSTITUTION_KEYS:
+                building += " " + self.rng.choice("ABCD")
+            address = building
+            if self.rng.random() < RATE_FLAT:
+                address += f" H{self.rng.randint(1, 6):02d}{self.rng.randint(1, 4):02d}"
+            if (building, postal_code) not in _INSTITUTION_KEYS and (address, postal_code) not in self._homes:
+                self._homes.add((address, postal_code))
                 return address, postal_code
 
     def guardian(self, group: NameGroup, surname: str, *, female: bool,

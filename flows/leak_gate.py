@@ -16,9 +16,11 @@ still matches "Hemmeligveien 7"'s squashed form. The gate fails closed: a withhe
 that happens to be a substring of released text is reported too (a reviewer decides).
 Messages name item ids only, never the values.
 
-A withheld value that is also released elsewhere in the same answer (the same address under
-a co-resident, a namesake) is a conflict, not an excuse: screening withholds such values
+A withheld value that is also released elsewhere in the same answer (the same address, e-mail
+or phone under a co-resident) is a conflict, not an excuse: screening withholds such values
 together (sql/case_decisions_consistent.sql), so the gate fails the case if one is printed.
+Only a name may be another person's (a namesake): a withheld name that is also released as a
+name is excused, as before.
 
 A withheld value is also looked for in the shorter forms that would still give it away
 (`value_parts`): an address as its street and number ("Kanariveien 7" of "Kanariveien 7,
@@ -228,22 +230,25 @@ def value_parts(value: str) -> set[str]:
 
 
 def find_leaks(
-    pdf_path: Path, withheld: Mapping[str, str], released: Iterable[str] = (), *, page_text: bool = True
+    pdf_path: Path, withheld: Mapping[str, str], released: Iterable[str] = (), *, page_text: bool = True,
+    namesakes: Iterable[str] = (),
 ) -> list[str]:
     """The sorted item ids of withheld values that can be read out of the PDF.
 
     `withheld` maps item id -> value. A value shorter than three characters once normalised
     is skipped: too short to be evidence. A value also in `released` is a conflict: found in
-    the PDF, it is a leak, whoever it was printed for. Each value's parts (`value_parts`) are
-    looked for too; a part counts only where no released value explains it.
+    the PDF, it is a leak, whoever it was printed for; unless it is one of `namesakes` (the
+    released names: another person may have the same name). Each value's parts
+    (`value_parts`) are looked for too; a part counts only where no released value explains it.
     """
     released = list(released)
     released_norm = {normalise(v) for v in released}
+    excused = {normalise(v) for v in namesakes} & released_norm
     wanted: dict[str, set[str]] = {}
     wanted_parts: dict[str, set[str]] = {}
     for item_id, value in withheld.items():
         norm = normalise(value or "")
-        if len(norm) < MIN_LENGTH:
+        if len(norm) < MIN_LENGTH or norm in excused:
             continue
         wanted.setdefault(norm, set()).add(item_id)
         for part in value_parts(value):
@@ -323,9 +328,10 @@ class _ReleasedText:
 
 
 def check_pdf(
-    pdf_path: Path, withheld: Mapping[str, str], released: Iterable[str] = (), *, page_text: bool = True
+    pdf_path: Path, withheld: Mapping[str, str], released: Iterable[str] = (), *, page_text: bool = True,
+    namesakes: Iterable[str] = (),
 ) -> None:
     """Raise LeakFound (naming item ids only) if any withheld value is in the PDF."""
-    leaks = find_leaks(pdf_path, withheld, released, page_text=page_text)
+    leaks = find_leaks(pdf_path, withheld, released, page_text=page_text, namesakes=namesakes)
     if leaks:
         raise LeakFound(Path(pdf_path), leaks)

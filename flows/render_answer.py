@@ -34,7 +34,7 @@ from pypdf import PdfReader, PdfWriter
 
 from innsyn import cases, clock, leak_gate, render
 from innsyn.case_documents import (
-    CasePaths, build_answer, classes_with_remarks, public_answer, publish, write_redaction_log,
+    CasePaths, build_answer, classes_with_remarks, public_answer, publish, released_values, write_redaction_log,
     write_review_copy,
 )
 from innsyn.config import TASK_OPTIONS, RunConfig
@@ -172,10 +172,10 @@ def render_school(plan: Plan, school_id: str, config: RunConfig) -> bool:
         with atomic_target(parts["internal"], private=True) as tmp:
             render.render_review_pdf(answer, tmp, front=False, with_remarks=frozenset(plan.review_classes))
     if not parts["public"].exists():
-        released = [cell.value for cell in answer.cells() if not cell.withheld]
+        released, namesakes = released_values(answer)
         with atomic_target(parts["public"], private=True) as tmp:
             render.render_public_pdf(public_answer(answer), tmp, front=False)
-            leak_gate.check_pdf(tmp, withheld, released)
+            leak_gate.check_pdf(tmp, withheld, released, namesakes=namesakes)
     return False
 
 

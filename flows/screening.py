@@ -84,14 +84,31 @@ def find_markers(con: duckdb.DuckDBPyConnection, case_id: str, policy: Policy) -
         "SELECT (SELECT count(*) FROM guardians) > (SELECT count(*) FROM screening_guardians)").fetchone()
     if elsewhere:
         con.execute(sql("screening_guardians_elsewhere"))
-    con.execute(sql("screening_households"), {
-        "rules": address_rules(),
-        "co_residents": policy.household.co_residents,
-        "whole_family": policy.household.whole_family,
-    })
+    find_households(con, policy)
     con.execute(sql("screening_findings"), {"rules": address_rules()})
     _check_markers_known(con)
     _execute_each(con, sql("case_household_members"), {"case_id": case_id})
+
+
+def find_households(con: duckdb.DuckDBPyConnection, policy: Policy) -> None:
+    """The temp table household_members: found over the whole register, or reused from the
+    last screening of the same register under the same rules (household_cache)."""
+    household = policy.household
+    (register,) = con.execute(sql("register_fingerprint")).fetchone()
+    fingerprint = f"{register}|{address_rules()}|{int(household.co_residents)}{int(household.whole_family)}"
+    (found,) = con.execute("SELECT count(*) FROM household_cache WHERE fingerprint = ? AND kind = ''",
+                           [fingerprint]).fetchone()
+    if found:
+        con.execute("""CREATE OR REPLACE TEMP TABLE household_members AS
+                       SELECT kind, id, marker, via FROM household_cache WHERE fingerprint = ? AND kind <> ''""",
+                    [fingerprint])
+        return
+    con.execute(sql("screening_households"), {
+        "rules": address_rules(), "co_residents": household.co_residents, "whole_family": household.whole_family,
+    })
+    con.execute("DELETE FROM household_cache")
+    con.execute("INSERT INTO household_cache VALUES (?, '', '', '', '')", [fingerprint])
+    con.execute("INSERT INTO household_cache SELECT ?, kind, id, marker, via FROM household_members", [fingerprint])
 
 
 def address_rules() -> str:

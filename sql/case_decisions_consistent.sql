@@ -3,8 +3,9 @@
 -- (sql/case_decisions_apply.sql) until nothing more changes:
 --   1. no trace means no trace: a value that must leave none takes its guardian's whole line
 --      with it; a pupil's name that must leave none, the pupil's whole row;
---   2. no released value may equal a withheld one (normalised as the leak gate compares
---      them): the same secret printed elsewhere, or a namesake the gate cannot tell apart;
+--   2. no released e-mail, phone or address may equal a withheld one (normalised as screening
+--      compares them): the same secret printed under another person. Names are left alone:
+--      a name may be another person's (a namesake), and the leak gate knows it;
 --   3. no bare names: a pupil's name is shown only when a guardian shared it, so a name with
 --      every guardian line withheld proves a withheld guardian, and goes too.
 -- Each value takes the strongest rule that reaches it (lowest precedence, as in
@@ -30,9 +31,17 @@ no_trace_rows AS (
     SELECT student_id, arg_min(rule, precedence) AS rule
     FROM withheld WHERE no_trace AND guardian_id IS NULL GROUP BY ALL
 ),
+contact_keys AS (
+    SELECT item_id, field || ':' || CASE field WHEN 'phone' THEN normalize_phone(value)
+                                               WHEN 'email' THEN normalize_email(value)
+                                               ELSE value_key(value) END AS key
+    FROM case_items
+    WHERE case_id = $case_id AND field IN ('email', 'phone', 'address')
+),
 withheld_values AS (
-    SELECT value_key(value) AS key, arg_min(rule, precedence) AS rule
-    FROM withheld WHERE length(value_key(value)) >= 3 GROUP BY ALL
+    SELECT k.key, arg_min(w.rule, w.precedence) AS rule
+    FROM withheld AS w JOIN contact_keys AS k USING (item_id)
+    WHERE length(k.key) >= 9 GROUP BY ALL
 ),
 guardian_lines AS (
     SELECT student_id, bool_or(decision = 'release') AS any_released,
@@ -46,7 +55,8 @@ consequences AS (
     SELECT i.item_id, r.rule FROM items AS i JOIN no_trace_rows AS r USING (student_id)
     WHERE NOT i.no_trace
     UNION ALL
-    SELECT i.item_id, w.rule FROM items AS i JOIN withheld_values AS w ON value_key(i.value) = w.key
+    SELECT i.item_id, w.rule
+    FROM items AS i JOIN contact_keys AS k USING (item_id) JOIN withheld_values AS w USING (key)
     WHERE i.decision = 'release'
     UNION ALL
     SELECT i.item_id, g.rule FROM items AS i JOIN guardian_lines AS g USING (student_id)

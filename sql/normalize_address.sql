@@ -83,3 +83,19 @@ CREATE OR REPLACE TEMP MACRO institution_name(first_name, last_name) AS
 CREATE OR REPLACE TEMP MACRO value_key(value) AS
     regexp_replace(lower(nfc_normalize(coalesce(value, ''))),
                    '[\s\x{00AD}\x{200B}-\x{200F}\x{202A}-\x{202E}\x{2060}-\x{2064}\x{2066}-\x{2069}\x{FEFF}]+', '', 'g');
+
+-- normalize_dwelling(street): which home in the building, where the address says so, as
+-- '<kind>:<number>' ('b:h0201' a bruksenhetsnummer, 'l:301' a flat number, 'e:2' a floor),
+-- the most precise one written; '' when it does not say. Two addresses of one building are
+-- one home unless both say which home, in the same way, and differ (sql/screening_households.sql):
+-- a neighbour in flat H0201 is not a co-resident of H0301, but "Storgata 5" may be either.
+CREATE OR REPLACE TEMP MACRO normalize_dwelling(street) AS
+    coalesce(
+        'b:' || nullif(regexp_replace(regexp_extract(lower(coalesce(street, '')), '\b([hlku])\s?(\d{4})\b', 0), '\s', '', 'g'), ''),
+        'l:' || nullif(regexp_extract(lower(coalesce(street, '')), '\b(leil|leilighet|leiligheit|leilegheit)\b\.?\s*(nr\b\.?)?\s*([a-z]?\d+[a-z]?)\b', 3), ''),
+        'e:' || nullif(regexp_extract(lower(coalesce(street, '')), '\b(\d+)\s*\.?\s*(etasje|etg)\b', 1), ''),
+        '');
+
+-- same_dwelling(a, b): the designations of two addresses in one building name one home.
+CREATE OR REPLACE TEMP MACRO same_dwelling(a, b) AS
+    a = '' OR b = '' OR split_part(a, ':', 1) <> split_part(b, ':', 1) OR a = b;

@@ -150,6 +150,19 @@ CREATE TABLE IF NOT EXISTS case_household_members (
     via         VARCHAR NOT NULL
 );
 
+-- The graded households of the register as screening last found them
+-- (sql/screening_households.sql), under `fingerprint`: the register's content
+-- (sql/register_fingerprint.sql), the address rules and the policy's [household] switches.
+-- A screening with the same fingerprint reuses them; another replaces them. One row with
+-- kind '' marks a fingerprint whose households were found (there may be none).
+CREATE TABLE IF NOT EXISTS household_cache (
+    fingerprint VARCHAR NOT NULL,
+    kind        VARCHAR NOT NULL,
+    id          VARCHAR NOT NULL,
+    marker      VARCHAR NOT NULL,
+    via         VARCHAR NOT NULL
+);
+
 -- Append-only: no code path updates or deletes a row here.
 CREATE SEQUENCE IF NOT EXISTS case_event_seq;
 CREATE TABLE IF NOT EXISTS case_events (

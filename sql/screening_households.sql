@@ -5,8 +5,10 @@
 --   via 'guardian_of_graded' a guardian of a graded pupil (the child lives at their address)
 --   via 'co_resident'        a guardian whose address (normalised as for institutions: street
 --                            key plus postal code, a missing postal code matching on the street
---                            alone), e-mail or phone equals a graded household's: the same
---                            secret, printed under another name
+--                            alone) is a graded household's home, or whose e-mail or phone is
+--                            theirs: the same secret, printed under another name. One building
+--                            is one home unless both addresses say which flat or floor, in the
+--                            same way, and differ (normalize_dwelling)
 --   via 'child'              a pupil of one of the above (lives at the secret address; a
 --                            sibling of a graded pupil is one)
 --   via 'family'             ($whole_family) everyone linked to those through guardianship
@@ -40,7 +42,7 @@ anchor_rows AS (
 secret_streets AS (
     SELECT DISTINCT r.marker,
            CASE WHEN k.street_key IS NULL THEN normalize_street(r.street_address) ELSE k.street_key END AS street_key,
-           normalize_postal_code(r.postal_code) AS postal_key
+           normalize_postal_code(r.postal_code) AS postal_key, normalize_dwelling(r.street_address) AS dwelling
     FROM anchor_rows AS r
     LEFT JOIN street_keys AS k ON k.street_address = r.street_address AND k.rules = $rules
     WHERE r.street_address IS NOT NULL
@@ -59,7 +61,7 @@ street_matches AS (
     LEFT JOIN street_keys AS k ON k.street_address = a.street_address AND k.rules = $rules
     JOIN secret_streets AS s
       ON CASE WHEN k.street_key IS NULL THEN normalize_street(a.street_address) ELSE k.street_key END = s.street_key
-    WHERE s.street_key <> ''
+    WHERE s.street_key <> '' AND same_dwelling(s.dwelling, normalize_dwelling(a.street_address))
 ),
 co_residents AS (
     SELECT DISTINCT g.guardian_id, m.marker, 'co_resident' AS via

@@ -9,7 +9,7 @@ DuckDB, under the default policy or a random variant of it, and checked against 
 written here in plain Python from what was ticked, which markers apply (a graded household
 reaches everyone domain.md says it does), which rules consent cannot lift, and what one
 decision implies for the others (no trace takes the line, no released value equals a
-withheld one, no bare names):
+withheld e-mail, phone or address, no bare names):
 
 - a field not ticked is never released (it is not in the list at all);
 - a value under a marker whose rule consent cannot lift is never released;
@@ -314,7 +314,13 @@ def oracle(school: School, policy: Policy) -> dict[str, Decision]:
             decisions[item] = Decision("withhold", ranked[0].id, "consent_not_sufficient", ranked[0].no_trace)
 
     def key(item: str) -> str:
-        return "".join(unicodedata.normalize("NFC", value_of(school, item)).lower().split())
+        """An e-mail, phone or address as screening compares them; names never (namesakes)."""
+        field = item.rsplit("/", 1)[1]
+        if field not in ("email", "phone", "address"):
+            return ""
+        value = value_of(school, item)
+        return field + ":" + (PHONE_KEYS[value] if field == "phone" else
+                              "".join(unicodedata.normalize("NFC", value).lower().split()))
 
     while True:
         withheld = {item: d for item, d in decisions.items() if d.decision == "withhold"}
@@ -325,7 +331,7 @@ def oracle(school: School, policy: Policy) -> dict[str, Decision]:
                 other_row, *other_line = other.split("/")[:-1]
                 if w.no_trace and not d.no_trace and other_row == row and (other_line == line or not other_line):
                     reach.setdefault(item, []).append(w.rule)  # no trace takes the line, or the row
-                if d.decision == "release" and len(key(other)) >= 3 and key(other) == key(item):
+                if d.decision == "release" and key(other) and key(other) == key(item):
                     reach.setdefault(item, []).append(w.rule)  # the same value, withheld elsewhere
             if item.endswith("/pupil_name") and d.decision == "release":
                 lines = [(i, x) for i, x in decisions.items() if i.startswith(f"{row}/") and i.count("/") == 2]

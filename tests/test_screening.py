@@ -190,3 +190,38 @@ def test_the_same_input_gives_the_same_decisions(con, register):
         register.pupil(f"Elev{n}", "Hansen", protection=("fortrolig" if n == 2 else "ugradert"),
                        guardians=[{"phone_unlisted": n % 2 == 0, "street": "Kirkevn 5", "postal_code": "0364"}])
     assert screen(con, case_id="A") == screen(con, case_id="B")
+
+
+# ----------------------------------------------------------------------------- what one decision implies for others
+
+
+def test_a_phone_withheld_for_one_guardian_is_withheld_where_another_lists_it(con, register, tmp_path):
+    """An unlisted number F1 did not consent to share, listed again by F2 (a shared landline,
+    spelled with the country code): the same secret, withheld in both places."""
+    from innsyn.policy import DEFAULT_POLICY
+
+    strict = tmp_path / "strict.toml"
+    strict.write_text(DEFAULT_POLICY.read_text(encoding="utf-8").replace(
+        'withholds = ["phone"]\nconsent_lifts = true', 'withholds = ["phone"]\nconsent_lifts = false'), encoding="utf-8")
+    pupil = register.pupil("Ola", "Hansen", guardians=[{"guardian_id": "F1", "phone": "22 33 44 55", "phone_unlisted": True}])
+    other = register.pupil("Per", "Berg", guardians=[{"guardian_id": "F2", "phone": "+47 22334455"}])
+    decisions = screen(con, policy=load_policy(strict))
+    assert withheld(decisions) == {f"{pupil}/F1/phone", f"{other}/F2/phone"}
+    assert decisions[f"{other}/F2/phone"].rule == "hemmelig_telefonnummer"
+
+
+def test_a_namesake_of_a_withheld_pupil_is_released(con, register):
+    """A name may be another person's: Ola Hansen in 5B is not the graded Ola Hansen."""
+    register.pupil("Ola", "Hansen", protection="strengt_fortrolig")
+    namesake = register.pupil("Ola", "Hansen", guardians=[{"first": "Per"}])
+    assert screen(con)[f"{namesake}/pupil_name"].decision == "release"
+
+
+def test_a_value_that_leaves_no_trace_takes_its_guardians_whole_line(con, register):
+    register.klass("3A", grade=3)
+    register.pupil("Lise", "Berg", class_id="S001-3A", guardians=[
+        {"guardian_id": "F9", "protection": "strengt_fortrolig", "phone": "900 11 222"}])
+    # a guardian here shares the graded household's phone: a co-resident, whole line and row
+    here = register.pupil("Ola", "Hansen", guardians=[{"guardian_id": "F1", "phone": "90011222"}])
+    decisions = screen(con)
+    assert all(d.decision == "withhold" and d.no_trace for item, d in decisions.items() if item.startswith(here))
