@@ -130,7 +130,7 @@ def households(draw, token: str) -> Household:
     for number in range(draw(st.integers(1, 2))):
         phone = f"4{token_number:05d}{number}9"
         guardians.append(Guardian(
-            first=draw(st.sampled_from(FIRST)),
+            first=draw(st.sampled_from(FIRST)) + "xy"[number],  # two guardians are not namesakes
             street=home[number],
             postal_code=draw(st.sampled_from(["0477", "0477", "477", ""])),
             phone=guardians[0].phone if guardians and shared_phone else phone,
@@ -182,15 +182,18 @@ def registers(draw) -> tuple[Household, ...]:
 
 
 def homes(register: tuple[Household, ...]) -> dict[str, str | None]:
-    """token -> the strongest grade in the home it shares (its own, or the one a guardian
-    moved into, or that of a guardian who moved into it)."""
+    """token -> the strongest grade in the home it shares (its own, the one a guardian moved
+    into, or that of a guardian who moved into it): a fortrolig partner who moved in with a
+    strengt fortrolig household leaves no trace either."""
     home_of = {h.token: h.moved_in or h.token for h in register}
     grade: dict[str, str | None] = {}
     for h in register:
         for key in {h.token, home_of[h.token]}:
             if h.graded:
                 grade[key] = max(filter(None, (grade.get(key), h.graded)), key=GRADES.index)
-    return {h.token: grade.get(h.token) or grade.get(home_of[h.token]) for h in register}
+    strongest = {token: max(filter(None, (grade.get(token), grade.get(home_of[token]))), key=GRADES.index, default=None)
+                 for token in home_of}
+    return strongest
 
 
 def build(register: tuple[Household, ...], folder: Path, name: str) -> duckdb.DuckDBPyConnection:
