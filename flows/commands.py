@@ -262,6 +262,11 @@ def review_log(args: argparse.Namespace, db: Path, out: Path) -> dict:
     _require_db(db)
     if bool(args.case) == bool(args.date_from or args.date_to):
         raise BadInput("review log: give either --case CASE or --from DATE --to DATE")
+    if args.case:  # only a case that exists: its number is a safe file name, an unknown one a typo
+        with open_db(db, read_only=True) as con:
+            known = cases.find_case(con, args.case) is not None
+        if not known:
+            raise BadInput(f"--case: unknown case {args.case!r}")
     with open_db(db, read_only=True) as con:
         return export_redaction_log(con, out, case_id=args.case, date_from=args.date_from, date_to=args.date_to)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 
 from innsyn.files import atomic_target
+from innsyn.request import BadInput
 from innsyn.resources import sql
 
 
@@ -29,6 +30,8 @@ def export_redaction_log(con: duckdb.DuckDBPyConnection, out: Path, *, case_id: 
                          date_from: date | None, date_to: date | None) -> dict:
     """Write the log for one case or a period as CSV and Parquet under out/internal/logs/."""
     name = f"redaction-log-{case_id}" if case_id else f"redaction-log-{date_from or 'start'}-{date_to or 'end'}"
+    if Path(name).name != name or "\x00" in name:  # a case id is a file name (contract): never a path
+        raise BadInput(f"--case: {case_id!r} is not a case number")
     log = redaction_log(con, case_id=case_id, date_from=date_from, date_to=date_to)
     folder = out / "internal" / "logs"
     written = {}
