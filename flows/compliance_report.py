@@ -23,8 +23,6 @@ every internal document. Prefect sees the period, paths, ids and counts.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from datetime import date, timedelta
 from functools import cache
@@ -34,7 +32,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
-from innsyn import charts, deadlines, render
+from innsyn import charts, deadlines, render, spreadsheet
 from innsyn.files import atomic_write_bytes
 from innsyn.db import default_db_path, open_db
 from innsyn.resources import TEMPLATES_DIR, sql
@@ -309,11 +307,8 @@ def csv_rows(figures: ComplianceFigures) -> list[tuple[str, str, str, str]]:
 
 
 def figures_csv(figures: ComplianceFigures) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    writer.writerows(csv_rows(figures))
-    return buffer.getvalue().encode("utf-8")
+    """The CSV, spreadsheet-safe: a class or school name that begins like a formula is quoted."""
+    return spreadsheet.csv_text(CSV_COLUMNS, csv_rows(figures)).encode("utf-8")
 
 
 # ----------------------------------------------------------------------------- PDF

@@ -9,14 +9,18 @@ written for it, inside `out/` or anywhere else.
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import stat
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from conftest import FIXED_NOW, innsyn, insert_case
 from innsyn import db as innsyn_db
+from innsyn.redaction_log import write_case_log
 
 NO_PREFECT = "http://127.0.0.1:9/api"  # nothing answers here: the log never needs Prefect
 BASIS = "offentleglova § 13 første ledd, jf. forvaltningsloven § 13 første ledd nr. 1"
@@ -52,11 +56,52 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:  # a carriage return in a cell stays one
+        return list(csv.DictReader(handle))
+
+
+def assert_spreadsheet_safe(rows: list[dict[str, str]]) -> None:
+    by_item = {row["student_id"]: row for row in rows}
+    for student_id, reason in HOSTILE:
+        row = by_item["'" + student_id if student_id[0] in "=+-@" else student_id]
+        assert row["override_reason"] == "'" + reason, (student_id, row["override_reason"])
+    for student_id, reason in HARMLESS:
+        assert by_item[student_id]["override_reason"] == reason
+    for row in rows:  # no cell a spreadsheet would run
+        assert not [value for value in row.values() if value[:1] in ("=", "+", "-", "@", "\t", "\r")], row
+    assert {row["decided_at"] for row in rows} == {"2026-11-24 10:00:00"}  # as DuckDB wrote it before
+
+
 def assert_refused(result, message: str) -> None:
     assert result.returncode == 2, result.stderr + result.stdout
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("innsyn: error: ") and message in lines[0], result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+# ----------------------------------------------------------------------------- formulas
+
+
+def test_the_exported_log_quotes_every_cell_a_spreadsheet_would_run_as_a_formula(workdir):
+    result = innsyn(workdir, NO_PREFECT, "review", "log", "--case", "2026-1")
+
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    assert printed["rows"] == len(HOSTILE + HARMLESS)
+    assert_spreadsheet_safe(read_csv(Path(printed["csv"])))
+    # Parquet is typed data, not a spreadsheet: it keeps the values as they are
+    parquet = duckdb.sql(f"SELECT student_id, override_reason FROM '{printed['parquet']}'").fetchall()
+    assert sorted(parquet) == sorted(HOSTILE + HARMLESS)
+
+
+def test_the_cases_own_log_is_spreadsheet_safe_too(workdir):
+    target = workdir / "out" / "internal" / "2026-1" / "redaction_log.csv"
+    with innsyn_db.open_db(workdir / "innsyn.duckdb", read_only=True) as con:
+        write_case_log(con, "2026-1", target)
+
+    assert_spreadsheet_safe(read_csv(target))
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
 
 
 # ----------------------------------------------------------------------------- bad --case
