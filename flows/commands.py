@@ -109,9 +109,7 @@ def check_request(file: Path, db: Path) -> int:
     """Everything about a request that can be wrong, checked before anything is written.
 
     Returns how many schools the request covers."""
-    request = parse_request(file)
-    if request.received_at > clock.now():
-        raise BadInput(f"{file}: received_at: is in the future")
+    request = parse_request(file)  # received_at is checked there: after 2000, not in the future
     _require_db(db)
     with open_db(db, read_only=True) as con:
         classes = cases.resolve_scope(con, request)
@@ -285,9 +283,13 @@ def list_cases(args: argparse.Namespace, db: Path) -> dict:
         rows = deadlines.case_deadlines(con, on=today, target_days=target,
                                         open_only=args.open, overdue_only=args.overdue)
     for row in rows:
-        print(f"  {row.case_id:<16} {row.status:<16} received {row.received_date}  target {row.target_date}  "
-              f"limit {row.implied_refusal_date}  {row.working_days_used} wd  "
-              f"{'OVERDUE ' if row.overdue else ''}{row.deadline_state}", file=sys.stderr)
+        if row.deadline_state == "unknown":  # registered with a day of receipt no deadline counts from
+            dates = f"received {row.received_date or 'before year 1'}  no deadlines: correct the date of receipt"
+        else:
+            dates = (f"received {row.received_date}  target {row.target_date}  limit {row.implied_refusal_date}  "
+                     f"{row.working_days_used} wd")
+        print(f"  {row.case_id:<16} {row.status:<16} {dates}  {'OVERDUE ' if row.overdue else ''}{row.deadline_state}",
+              file=sys.stderr)
     return {"as_of": today.isoformat(), "target_working_days": target,
             "limit_working_days": deadlines.STATUTORY_WORKING_DAYS, "cases": [row.as_json() for row in rows]}
 
