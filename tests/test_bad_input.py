@@ -41,8 +41,29 @@ def _line_of_3_megabytes(folder: Path) -> None:
     students.write_text(text.replace("E2,S001-5B,Ánte,", "E2,S001-5B," + "Á" * 3_000_000 + ",", 1), encoding="utf-8")
 
 
+def _replace_bytes(file: str, old: bytes, new: bytes):
+    """An export whose `file` has `old` (which must be there) replaced by `new`, once: for bytes
+    that are better not kept in a file of this repository (NUL, escape, stray line ends)."""
+    def make(folder: Path) -> None:
+        data = (folder / file).read_bytes()
+        assert old in data, (file, old)
+        (folder / file).write_bytes(data.replace(old, new, 1))
+    return make
+
+
+def _mixed_line_endings(folder: Path) -> None:
+    students = folder / "students.csv"  # csv.writer wrote CRLF: the rows after the third end in LF
+    head, _, tail = students.read_bytes().partition(b"E3,")
+    students.write_bytes(head + b"E3," + tail.replace(b"\r\n", b"\n"))
+
+
 GENERATED_REQUESTS = {"huge.json": _huge_request, "device.json": _device}
-GENERATED_EXPORTS = {"line_of_3_megabytes": _line_of_3_megabytes}
+GENERATED_EXPORTS = {
+    "line_of_3_megabytes": _line_of_3_megabytes,
+    "nul_in_name": _replace_bytes("students.csv", "E2,S001-5B,Ánte,".encode(), "E2,S001-5B,Án\x00te,".encode()),
+    "terminal_escape_in_boolean": _replace_bytes("schools.csv", b",false", b",\x1b[2J\x1b]0;owned\x07false"),
+    "mixed_line_endings": _mixed_line_endings,
+}
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -138,6 +159,8 @@ def test_a_hostile_export(name, workdir, good_db, prefect_api_url):
     if expected["exit"] == 2:
         assert_refused(result, expected["message"])
         assert dump_tables(workdir / "innsyn.duckdb") == before
+        for value in expected.get("never_echoed", []):
+            assert value not in result.stderr, value
     else:
         assert result.returncode == 0, result.stderr
         if expected.get("same_as_good"):
