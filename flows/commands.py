@@ -18,7 +18,7 @@ from innsyn import cases, clock, review, warm_worker
 from innsyn.db import init_db, init_schema, open_db, transaction
 from innsyn.importer import ImportFailed, import_export
 from innsyn.policy import PolicyError, load_policy
-from innsyn.request import BadInput, parse_request
+from innsyn.request import BadInput, case_id_for, parse_request
 
 USER_ERRORS = (ImportFailed, PolicyError)
 SERVICE_ERRORS = warm_worker.ServiceFailed
@@ -111,7 +111,12 @@ def check_request(file: Path, db: Path) -> int:
     Returns how many schools the request covers."""
     request = parse_request(file)  # received_at is checked there: after 2000, not in the future
     _require_db(db)
+    request_id = cases.request_id_for(request, b"" if request.request_id else file.read_bytes())
     with open_db(db, read_only=True) as con:
+        other = cases.request_with_case_number(con, request_id)
+        if other is not None:
+            raise BadInput(f"{file}: request_id: {request_id!r} is case {case_id_for(request_id)}, "
+                           f"which another request ({other!r}) already has")
         classes = cases.resolve_scope(con, request)
     return len({school_id for _, school_id, *_ in classes})
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import canary_export, dump_tables, innsyn, pdf_text, squeeze, write_request
+from conftest import canary_export, dump_tables, innsyn, insert_case, pdf_text, squeeze, write_request
+from innsyn import db as innsyn_db
 
 CORPUS = Path(__file__).parent / "bad_input"
 EXPECTED = tomllib.loads((CORPUS / "expected.toml").read_text(encoding="utf-8"))
@@ -33,6 +34,13 @@ def _huge_request(path: Path) -> None:
 def _device(path: Path) -> None:
     """A request "file" that never ends."""
     path.symlink_to("/dev/zero")
+
+
+def _request_id_collision(path: Path) -> None:
+    """Request "2026-1" where case 2026-1 is already request "2026/1": one case number, two requests."""
+    with innsyn_db.open_db(path.parent / "innsyn.duckdb") as con:
+        insert_case(con, "2026-1", "2026-11-20T09:00:00+01:00")  # its request_id is "2026/1"
+    write_request(path, request_id="2026-1")
 
 
 def _line_of_3_megabytes(folder: Path) -> None:
@@ -57,7 +65,8 @@ def _mixed_line_endings(folder: Path) -> None:
     students.write_bytes(head + b"E3," + tail.replace(b"\r\n", b"\n"))
 
 
-GENERATED_REQUESTS = {"huge.json": _huge_request, "device.json": _device}
+GENERATED_REQUESTS = {"huge.json": _huge_request, "device.json": _device,
+                      "request_id_collision.json": _request_id_collision}
 GENERATED_EXPORTS = {
     "line_of_3_megabytes": _line_of_3_megabytes,
     "nul_in_name": _replace_bytes("students.csv", "E2,S001-5B,Ánte,".encode(), "E2,S001-5B,Án\x00te,".encode()),
