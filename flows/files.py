@@ -20,13 +20,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from innsyn.private import make_folders, shared_mode
+
+
+def _make_folder(folder: Path, *, private: bool) -> None:
+    """The folder of a file about to be written: owner-only for an internal document; folders
+    leading to it, and a public answer's, as readable as the process's first umask made them
+    (the process itself creates owner-only by default: innsyn.private)."""
+    make_folders(folder, mode=0o700 if private else shared_mode(), parents_mode=shared_mode())
+    if private:
+        os.chmod(folder, 0o700)
+
 
 @contextmanager
 def atomic_target(path: Path, *, private: bool) -> Iterator[Path]:
     """A temporary path to write to; renamed to `path` when the block ends without error."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if private:
-        os.chmod(path.parent, 0o700)
+    _make_folder(path.parent, private=private)
     with _writing_in(path.parent, path.name):
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
         os.close(fd)
@@ -83,8 +92,6 @@ def atomic_write_bytes(path: Path, data: bytes, *, private: bool) -> None:
 
 def move_into_place(source: Path, target: Path, *, private: bool) -> None:
     """Rename a finished file (on the same file system) to where readers will find it."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if private:
-        os.chmod(target.parent, 0o700)
+    _make_folder(target.parent, private=private)
     os.chmod(source, 0o600 if private else 0o644)
     os.replace(source, target)
