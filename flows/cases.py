@@ -45,6 +45,15 @@ def request_id_for(request: InnsynRequest, raw: bytes) -> str:
     return f"{request.received_at:%Y}/auto-{hashlib.sha256(raw).hexdigest()[:10]}"
 
 
+def request_with_case_number(con: duckdb.DuckDBPyConnection, request_id: str) -> str | None:
+    """The id of the request that already has this request's case number, if it is another.
+
+    Two ids can make one case number: '2026/1' and '2026-1' are both case 2026-1 (its
+    folder's name). The second request must be refused, not filed under the first's case."""
+    rows = con.execute("SELECT request_id FROM cases WHERE case_id = ?", [case_id_for(request_id)]).fetchall()
+    return rows[0][0] if rows and rows[0][0] != request_id else None
+
+
 def resolve_scope(con: duckdb.DuckDBPyConnection, request: InnsynRequest) -> list[tuple]:
     """The classes the request covers (class_id, school_id, school_name, class_name, grade);
     BadInput for an unknown school or class."""
@@ -86,10 +95,9 @@ def register_case(
     """Register the request as a case; idempotent on request_id. Returns (case_id, is_new)."""
     request_id = request_id_for(request, raw)
     case_id = case_id_for(request_id)
-    existing = con.execute("SELECT request_id FROM cases WHERE case_id = ?", [case_id]).fetchone()
-    if existing:
-        if existing[0] != request_id:
-            raise BadInput(f"request_id {request_id!r} collides with case {case_id!r} of another request")
+    if request_with_case_number(con, request_id) is not None:
+        raise BadInput(f"request_id {request_id!r} collides with case {case_id!r} of another request")
+    if con.execute("SELECT 1 FROM cases WHERE case_id = ?", [case_id]).fetchall():
         return case_id, False
     classes = resolve_scope(con, request)
     requester = request.requester

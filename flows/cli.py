@@ -155,6 +155,11 @@ def _run(argv: list[str] | None) -> int:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     # the product runs offline: no telemetry from Prefect's temporary server
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # before the database is opened or Prefect imported: what they create is owner-only
+    from innsyn.private import owner_only_by_default, private_prefect_home
+
+    owner_only_by_default()
+    private_prefect_home()
     from innsyn import commands  # imported late: `innsyn --help` stays fast
 
     try:

@@ -18,7 +18,7 @@ from innsyn import cases, clock, review, warm_worker
 from innsyn.db import init_db, init_schema, open_db, transaction
 from innsyn.importer import ImportFailed, import_export
 from innsyn.policy import PolicyError, load_policy
-from innsyn.request import BadInput, parse_request
+from innsyn.request import BadInput, case_id_for, parse_request
 
 USER_ERRORS = (ImportFailed, PolicyError)
 SERVICE_ERRORS = warm_worker.ServiceFailed
@@ -109,11 +109,14 @@ def check_request(file: Path, db: Path) -> int:
     """Everything about a request that can be wrong, checked before anything is written.
 
     Returns how many schools the request covers."""
-    request = parse_request(file)
-    if request.received_at > clock.now():
-        raise BadInput(f"{file}: received_at: is in the future")
+    request = parse_request(file)  # received_at is checked there: after 2000, not in the future
     _require_db(db)
+    request_id = cases.request_id_for(request, b"" if request.request_id else file.read_bytes())
     with open_db(db, read_only=True) as con:
+        other = cases.request_with_case_number(con, request_id)
+        if other is not None:
+            raise BadInput(f"{file}: request_id: {request_id!r} is case {case_id_for(request_id)}, "
+                           f"which another request ({other!r}) already has")
         classes = cases.resolve_scope(con, request)
     return len({school_id for _, school_id, *_ in classes})
 
@@ -262,6 +265,11 @@ def review_log(args: argparse.Namespace, db: Path, out: Path) -> dict:
     _require_db(db)
     if bool(args.case) == bool(args.date_from or args.date_to):
         raise BadInput("review log: give either --case CASE or --from DATE --to DATE")
+    if args.case:  # only a case that exists: its number is a safe file name, an unknown one a typo
+        with open_db(db, read_only=True) as con:
+            known = cases.find_case(con, args.case) is not None
+        if not known:
+            raise BadInput(f"--case: unknown case {args.case!r}")
     with open_db(db, read_only=True) as con:
         return export_redaction_log(con, out, case_id=args.case, date_from=args.date_from, date_to=args.date_to)
 
@@ -280,9 +288,13 @@ def list_cases(args: argparse.Namespace, db: Path) -> dict:
         rows = deadlines.case_deadlines(con, on=today, target_days=target,
                                         open_only=args.open, overdue_only=args.overdue)
     for row in rows:
-        print(f"  {row.case_id:<16} {row.status:<16} received {row.received_date}  target {row.target_date}  "
-              f"limit {row.implied_refusal_date}  {row.working_days_used} wd  "
-              f"{'OVERDUE ' if row.overdue else ''}{row.deadline_state}", file=sys.stderr)
+        if row.deadline_state == "unknown":  # registered with a day of receipt no deadline counts from
+            dates = f"received {row.received_date or 'before year 1'}  no deadlines: correct the date of receipt"
+        else:
+            dates = (f"received {row.received_date}  target {row.target_date}  limit {row.implied_refusal_date}  "
+                     f"{row.working_days_used} wd")
+        print(f"  {row.case_id:<16} {row.status:<16} {dates}  {'OVERDUE ' if row.overdue else ''}{row.deadline_state}",
+              file=sys.stderr)
     return {"as_of": today.isoformat(), "target_working_days": target,
             "limit_working_days": deadlines.STATUTORY_WORKING_DAYS, "cases": [row.as_json() for row in rows]}
 

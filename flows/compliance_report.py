@@ -23,8 +23,6 @@ every internal document. Prefect sees the period, paths, ids and counts.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from datetime import date, timedelta
 from functools import cache
@@ -34,7 +32,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
-from innsyn import charts, deadlines, render
+from innsyn import charts, deadlines, render, spreadsheet
 from innsyn.files import atomic_write_bytes
 from innsyn.db import default_db_path, open_db
 from innsyn.resources import TEMPLATES_DIR, sql
@@ -53,7 +51,8 @@ STATUSES = {
     "received": "Mottatt", "screened": "Vurdert", "awaiting_review": "Til juridisk vurdering",
     "approved": "Godkjent", "released": "Besvart",
 }
-DEADLINE_STATES = {"within_target": "Innen målet", "past_target": "Over målet", "past_limit": "Over fristen"}
+DEADLINE_STATES = {"within_target": "Innen målet", "past_target": "Over målet", "past_limit": "Over fristen",
+                   "unknown": "Ugyldig mottaksdato"}
 RULES = {
     "strengt_fortrolig_adresse": "Strengt fortrolig adresse (kode 6/19)",
     "fortrolig_adresse": "Fortrolig adresse (kode 7)",
@@ -139,13 +138,16 @@ class DecisionTime(BaseModel):
 
 
 class CaseDays(BaseModel):
+    """None for dates and days: a case registered with a day of receipt no deadline counts from
+    (deadline_state "unknown", see sql/case_deadlines.sql); it is listed, never counted."""
+
     case_id: str
     status: str
-    received_date: date
-    target_date: date
-    implied_refusal_date: date
+    received_date: date | None
+    target_date: date | None
+    implied_refusal_date: date | None
     decided_date: date | None
-    working_days_used: int
+    working_days_used: int | None
     is_open: bool
     deadline_state: str
     overdue: bool
@@ -215,7 +217,8 @@ class ComplianceFigures(BaseModel):
     @property
     def open_cases(self) -> list[CaseDays]:
         return sorted((case for case in self.cases if case.is_open),
-                      key=lambda case: (not case.overdue, case.implied_refusal_date, case.case_id))
+                      key=lambda case: (not case.overdue, case.implied_refusal_date is not None,
+                                        case.implied_refusal_date or date.min, case.case_id))
 
     @property
     def overall_coverage(self) -> float | None:
@@ -309,11 +312,8 @@ def csv_rows(figures: ComplianceFigures) -> list[tuple[str, str, str, str]]:
 
 
 def figures_csv(figures: ComplianceFigures) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    writer.writerows(csv_rows(figures))
-    return buffer.getvalue().encode("utf-8")
+    """The CSV, spreadsheet-safe: a class or school name that begins like a formula is quoted."""
+    return spreadsheet.csv_text(CSV_COLUMNS, csv_rows(figures)).encode("utf-8")
 
 
 # ----------------------------------------------------------------------------- PDF
@@ -358,7 +358,7 @@ def _environment():
 
 def _charts(figures: ComplianceFigures) -> dict:
     bars = [charts.CaseBar(case.case_id, case.received_date, case.working_days_used, case.deadline_state,
-                           case.is_open) for case in figures.cases]
+                           case.is_open) for case in figures.cases if case.working_days_used is not None]
     return {
         "days": charts.working_days_per_case(bars, target=figures.target_days, limit=figures.limit_days),
         "withheld": charts.horizontal_bars(

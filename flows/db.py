@@ -3,6 +3,11 @@
 DuckDB lets one process write to a file at a time. Every command opens the file for the
 shortest time it can and retries while another process holds the lock, so concurrent
 `innsyn` processes queue instead of failing.
+
+The file holds the register's personal data: a database innsyn creates is owner-only
+(0600), and so is a folder it creates for one (0700, e.g. `data/`). A process that opens
+the database creates everything owner-only from then on (innsyn.private), so the
+write-ahead log DuckDB creates at each first write after a checkpoint is 0600 too.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path
 import duckdb
 
 from innsyn import resources
+from innsyn.private import make_folders, owner_only_by_default
 
 DEFAULT_DB = Path("data/innsyn.duckdb")
 LOCK_WAIT_SECONDS = 60.0
@@ -34,13 +40,17 @@ def _is_lock_error(error: duckdb.Error) -> bool:
 def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the database file, waiting while another process holds its write lock."""
     path = Path(path)
+    owner_only_by_default()  # the database, its WAL, DuckDB's spill files
     if read_only and not path.exists():
         raise FileNotFoundError(f"no database at {path} (run `innsyn db init` first)")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folders(path.parent, mode=0o700)  # only a folder innsyn makes: an existing one stays as it is
+    created = not path.exists()
     deadline = time.monotonic() + LOCK_WAIT_SECONDS
     while True:
         try:
             con = duckdb.connect(str(path), read_only=read_only)
+            if created:
+                os.chmod(path, 0o600)
             # DuckDB draws a progress bar on stdout for queries over 2 s (a municipal case
             # has some): stdout is the command's one JSON object and nothing else
             con.execute("SET enable_progress_bar = false")

@@ -21,7 +21,7 @@ from datetime import date, timedelta
 import duckdb
 
 from innsyn import clock
-from innsyn.request import BadInput
+from innsyn.request import EARLIEST_RECEIPT, BadInput
 from innsyn.resources import sql
 from innsyn.workdays import load_working_days
 
@@ -31,6 +31,9 @@ TARGET_ENV = "INNSYN_TARGET_WORKING_DAYS"
 #: Calendar days of working-day table after the last day a case needs: five working days
 #: never span more than 12 calendar days (Easter), so this is ample.
 _CALENDAR_MARGIN = timedelta(days=40)
+#: How far after today a day of receipt may lie and still be counted (clocks differ a little;
+#: a test clock may stand before the cases it lists).
+_FUTURE_RECEIPTS = timedelta(days=366)
 
 
 def target_working_days(option: int | None = None) -> int:
@@ -62,35 +65,44 @@ class CaseDeadline:
     status: str
     outcome: str | None
     requester_kind: str
-    received_date: date
-    target_date: date
-    implied_refusal_date: date
+    received_date: date | None   # None: before year 1 (a case registered with an absurd date)
+    target_date: date | None     # None, and the working days too: a day of receipt innsyn
+    implied_refusal_date: date | None  # cannot count from (deadline_state "unknown")
     decided_date: date | None
     released_date: date | None
-    working_days_used: int
+    working_days_used: int | None
     is_open: bool
-    deadline_state: str          # within_target | past_target | past_limit
-    overdue: bool                # open and past the target date
-    working_days_past_target: int
-    working_days_past_limit: int
+    deadline_state: str          # within_target | past_target | past_limit | unknown
+    overdue: bool                # open and past the target date (or with none to keep)
+    working_days_past_target: int | None
+    working_days_past_limit: int | None
 
     def as_json(self) -> dict:
         return {key: value.isoformat() if isinstance(value, date) else value
                 for key, value in asdict(self).items()}
 
 
+def countable_days(on: date) -> tuple[date, date]:
+    """The days of receipt a deadline can be counted from, as it stands on day `on`: from the
+    first day a request may have (innsyn.request.EARLIEST_RECEIPT) to a year after `on`.
+
+    Request parsing refuses any other day; a case an older version registered with one (year
+    1, year 9999) gets no deadlines instead of a calendar of millions of days, or none at all.
+    """
+    return EARLIEST_RECEIPT.date(), on + _FUTURE_RECEIPTS
+
+
 def load_case_deadlines(con: duckdb.DuckDBPyConnection, *, on: date, target_days: int) -> None:
     """Fill the temp table case_deadlines (sql/case_deadlines.sql) as it stands on day `on`."""
-    first, last = con.execute(
-        """SELECT min(CAST(timezone('Europe/Oslo', received_at) AS DATE)),
-                  max(CAST(timezone('Europe/Oslo', coalesce(decided_at, released_at, received_at)) AS DATE))
-           FROM cases"""
-    ).fetchone()
+    first_day, last_day = countable_days(on)
+    ((first, last),) = con.execute(sql("case_deadline_range"),
+                                   {"first_day": first_day, "last_day": last_day}).fetchall()
     first = min(first or on, on)
     last = max(last or on, on)
     load_working_days(con, first, last + _CALENDAR_MARGIN)
     con.execute(sql("case_deadlines"),
-                {"today": on, "target_days": target_days, "refusal_days": STATUTORY_WORKING_DAYS})
+                {"today": on, "target_days": target_days, "refusal_days": STATUTORY_WORKING_DAYS,
+                 "first_day": first_day, "last_day": last_day})
 
 
 def case_deadlines(

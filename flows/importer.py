@@ -13,6 +13,7 @@ them itself, set-wise, in sql/import_*.sql; this module only drives it:
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import duckdb
@@ -63,12 +64,58 @@ def _stage(con: duckdb.DuckDBPyConnection, file: str, path: Path) -> None:
     if not header:
         return  # import_problems reports the file as missing or empty
     con.execute(resources.sql("import_header"), {"file": file, "header": header})
+    mixed = _mixed_line_endings(path)
+    if mixed:  # DuckDB's parser stops with an error of its own, or misreads rows: say what it is
+        line, kinds = mixed
+        con.execute(resources.sql("import_reject_file"),
+                    {"file": file, "line": line, "error_type": "MIXED LINE ENDINGS", "detail": kinds})
+        return
     columns = {f"c{position}": "VARCHAR" for position in range(1, len(header) + 1)}
-    con.execute(
-        resources.sql("import_stage"),
-        {"file": file, "path": str(path), "columns": columns},
-    )
+    try:
+        con.execute(
+            resources.sql("import_stage"),
+            {"file": file, "path": str(path), "columns": columns},
+        )
+    except duckdb.Error as error:
+        # DuckDB's message may quote the line it stopped at (personal data): name the file only
+        raise ImportFailed([f"{file}.csv: cannot be read as CSV ({type(error).__name__})"]) from None
     con.execute(resources.sql("import_collect_rejects"))
+
+
+_QUOTED = re.compile(rb'"[^"]*"')
+_QUOTED_OR_LINE_END = re.compile(rb'"[^"]*"|\r\n|\r|\n')
+_LINE_END_NAMES = {b"\r\n": "CRLF", b"\n": "LF", b"\r": "CR"}
+
+
+def _mixed_line_endings(path: Path) -> tuple[int, str] | None:
+    """(line, "LF CRLF") when the file's rows end in more than one way, else None.
+
+    The line is the first whose end differs from line 1's; the text names the two kinds. A
+    line break inside a quoted value is part of the value, not a line end: a spreadsheet
+    writes LF inside a cell of a CRLF file, and DuckDB reads that well. A file without any
+    carriage return is LF throughout and is not read here.
+    """
+    with path.open("rb") as handle:
+        if not any(b"\r" in chunk for chunk in iter(lambda: handle.read(1 << 20), b"")):
+            return None
+    data = path.read_bytes()
+    outside = _QUOTED.sub(b"", data)
+    crlf, cr, lf = outside.count(b"\r\n"), outside.count(b"\r"), outside.count(b"\n")
+    if cr == crlf == lf:
+        return None  # CRLF throughout (or CR throughout, which DuckDB reads too)
+    if lf == 0:
+        return None
+    first, line = None, 1
+    for match in _QUOTED_OR_LINE_END.finditer(data):
+        token = match.group()
+        if token.startswith(b'"'):
+            line += token.count(b"\n") + token.count(b"\r") - token.count(b"\r\n")
+            continue
+        first = first or token
+        if token != first:
+            return line, f"{_LINE_END_NAMES[token]} {_LINE_END_NAMES[first]}"
+        line += 1
+    return None
 
 
 def _header(path: Path) -> list[str] | None:

@@ -14,7 +14,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from innsyn import clock
+
 MAX_REQUEST_BYTES = 1_000_000
+#: No request is older than the product: a date of receipt before this is a typo (0026 for
+#: 2026) or a hostile file, and the working-day calendar (innsyn.deadlines) starts here.
+EARLIEST_RECEIPT = datetime(2000, 1, 1, tzinfo=clock.OSLO)
 # Starts and ends with a letter or digit, so the case number never ends in "." or "-".
 REQUEST_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9 _.\-/]{0,62}[A-Za-z0-9])?$")
 
@@ -89,6 +94,17 @@ class InnsynRequest(BaseModel):
     def _has_time_zone(cls, received_at: datetime) -> datetime:
         if received_at.tzinfo is None:
             raise ValueError("must include a time zone, e.g. 2026-11-23T09:15:00+01:00")
+        return received_at
+
+    @field_validator("received_at")
+    @classmethod
+    def _a_day_we_can_count_from(cls, received_at: datetime) -> datetime:
+        # checked here, at the door, for the command and for a served deployment alike: a
+        # year-1 or far-future receipt would register a case no deadline can be counted for
+        if received_at < EARLIEST_RECEIPT:
+            raise ValueError(f"is before {EARLIEST_RECEIPT:%Y-%m-%d}")
+        if received_at > clock.now():
+            raise ValueError("is in the future")
         return received_at
 
 

@@ -7,10 +7,17 @@
 --   decided_date          the day the answer went out (a case is decided when released)
 --   working_days_used     receipt to decision, or receipt to $today while the case is open
 --   deadline_state        within_target | past_target | past_limit, by the decision date
---                         (or $today while open) against the two deadlines
+--                         (or $today while open) against the two deadlines; unknown (below)
+-- A case received outside [$first_day, $last_day] (a year-1 or far-future receipt, which
+-- request parsing refuses today but an older version let in) has no deadlines: its dates and
+-- working days are NULL and its deadline_state is 'unknown'; while open it counts as
+-- overdue, so it is listed with the overdue cases for someone to correct. A day of receipt
+-- before year 1 in Oslo time is NULL (no client can represent it). One such row never fails
+-- the whole list.
 -- Needs the temp table working_days(day) from innsyn.workdays.load_working_days, covering
--- every day of receipt and enough working days after the last one.
--- Parameters: $today (DATE), $target_days, $refusal_days. Produces the temp table case_deadlines.
+-- [$first_day, $last_day] and enough working days after it.
+-- Parameters: $today (DATE), $target_days, $refusal_days, $first_day, $last_day (DATEs).
+-- Produces the temp table case_deadlines.
 CREATE OR REPLACE TEMP TABLE case_deadlines AS
 WITH numbered AS (
     SELECT day, row_number() OVER (ORDER BY day) AS n FROM working_days
@@ -23,6 +30,10 @@ local_dates AS (
            CAST(timezone('Europe/Oslo', released_at) AS DATE) AS released_date
     FROM cases
 ),
+checked AS (
+    SELECT *, coalesce(received_date BETWEEN $first_day AND $last_day, false) AS countable
+    FROM local_dates
+),
 -- A day's rank is the number of working days up to and including it, so the working days
 -- between two days are the difference of their ranks, and the n-th working day after a day
 -- is the one numbered rank + n.
@@ -31,25 +42,29 @@ ranked AS (
            (SELECT count(*) FROM working_days AS w WHERE w.day <= d.received_date) AS received_rank,
            (SELECT count(*) FROM working_days AS w
             WHERE w.day <= greatest(coalesce(d.decided_date, $today), d.received_date)) AS until_rank
-    FROM local_dates AS d
+    FROM checked AS d
 ),
 dated AS (
     SELECT r.case_id, r.request_id, r.status, r.outcome, r.requester_kind,
-           r.received_date,
-           (SELECT day FROM numbered WHERE n = r.received_rank + $target_days) AS target_date,
-           (SELECT day FROM numbered WHERE n = r.received_rank + $refusal_days) AS implied_refusal_date,
+           CASE WHEN r.received_date >= DATE '0001-01-01' THEN r.received_date END AS received_date,
+           CASE WHEN r.countable THEN (SELECT day FROM numbered WHERE n = r.received_rank + $target_days)
+                END AS target_date,
+           CASE WHEN r.countable THEN (SELECT day FROM numbered WHERE n = r.received_rank + $refusal_days)
+                END AS implied_refusal_date,
            r.decided_date, r.released_date,
-           r.until_rank - r.received_rank AS working_days_used,
-           r.decided_date IS NULL AS is_open
+           CASE WHEN r.countable THEN r.until_rank - r.received_rank END AS working_days_used,
+           r.decided_date IS NULL AS is_open,
+           r.countable
     FROM ranked AS r
 )
-SELECT *,
+SELECT * EXCLUDE (countable),
        -- by date, not by count: an answer on the Saturday after the fifth working day is late
-       CASE WHEN coalesce(decided_date, $today) > implied_refusal_date THEN 'past_limit'
+       CASE WHEN NOT countable THEN 'unknown'
+            WHEN coalesce(decided_date, $today) > implied_refusal_date THEN 'past_limit'
             WHEN coalesce(decided_date, $today) > target_date THEN 'past_target'
             ELSE 'within_target' END AS deadline_state,
-       -- open and past our own target: these come first in every list
-       is_open AND $today > target_date AS overdue,
-       greatest(working_days_used - $target_days, 0) AS working_days_past_target,
-       greatest(working_days_used - $refusal_days, 0) AS working_days_past_limit
+       -- open and past our own target (or with no target to keep): these come first in every list
+       is_open AND (NOT countable OR $today > target_date) AS overdue,
+       CASE WHEN countable THEN greatest(working_days_used - $target_days, 0) END AS working_days_past_target,
+       CASE WHEN countable THEN greatest(working_days_used - $refusal_days, 0) END AS working_days_past_limit
 FROM dated;

@@ -1,7 +1,9 @@
 -- Everything wrong with the staged export, one message per problem, in reading order: files
 -- as in import_files, then by line, then by column. No rows: the export can be loaded.
--- A message names file, line and column. It repeats the offending value only from id, bool,
--- grade and protection columns, never from personal data (names, e-mail, phone, address).
+-- A message names file, line and column and never repeats a value: not from personal data
+-- (names, e-mail, phone, address), and not from any other column either, since a shifted
+-- column puts a phone number where a boolean belongs, and a value may hold control
+-- characters that would reach the terminal. File, line and column find the cell.
 WITH cells AS (
     -- every contract cell of every data row, with what the contract says about it
     SELECT c.file, c.record, c.line, c.column_name, c.value,
@@ -79,6 +81,9 @@ problems (file, line, position, column_name, problem) AS (
                WHEN error_type = 'INVALID ENCODING' THEN
                    'not valid UTF-8 (the file must be saved as UTF-8)'
                WHEN error_type = 'LINE SIZE OVER MAXIMUM' THEN 'the line is too long'
+               WHEN error_type = 'MIXED LINE ENDINGS' THEN
+                   format('the line ends in {}, but line 1 in {}: save the file with one kind of line ending',
+                          split_part(error_message, ' ', 1), split_part(error_message, ' ', 2))
                ELSE format('cannot be read ({})', lower(error_type))
            END
     FROM bad_rows
@@ -91,29 +96,33 @@ problems (file, line, position, column_name, problem) AS (
                -- no real name, address or id is this long: refuse it rather than print it
                WHEN length(value) > 256 THEN
                    format('is {} characters long; at most 256 are allowed', length(value))
+               -- NUL, escape and the other control characters (a line break or tab inside a
+               -- quoted value is text): no name, address or id holds one, and a terminal or a
+               -- PDF would act on it
+               WHEN regexp_matches(value, '[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]') THEN
+                   format('holds a control character (U+{:04X}), which no value may hold',
+                          ord(regexp_extract(value, '[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]')))
                WHEN kind = 'bool' AND lower(value) NOT IN ('true', 'false') THEN
-                   format('expected true or false, got "{}"', value)
+                   'expected true or false'
                WHEN kind = 'grade' AND NOT coalesce(regexp_full_match(value, '[0-9]+')
                        AND try_cast(value AS INTEGER) BETWEEN 1 AND 13, false) THEN
-                   format('expected a grade from 1 to 13, got "{}"', value)
+                   'expected a grade from 1 to 13'
                WHEN kind = 'protection' AND lower(value) NOT IN ('ugradert', 'fortrolig',
                        'strengt_fortrolig', 'strengt_fortrolig_utland') THEN
-                   format('expected ugradert, fortrolig, strengt_fortrolig, ' ||
-                          'strengt_fortrolig_utland or empty, got "{}"', value)
+                   'expected ugradert, fortrolig, strengt_fortrolig, strengt_fortrolig_utland or empty'
            END
     FROM cells
 
     UNION ALL
     SELECT file, d.line, k.position, k.column_name,
-           format('duplicate {} "{}" (first on line {})',
-                  k.names, array_to_string(d.key, '"+"'), d.first_line)
+           format('duplicate {} (first on line {})', k.names, d.first_line)
     FROM (SELECT *, min(line) OVER (PARTITION BY file, key) AS first_line FROM keys) d
     JOIN key_columns k USING (file)
     WHERE d.line > d.first_line
 
     UNION ALL
     SELECT c.file, c.line, c.position, c.column_name,
-           format('{} "{}" is not in {}.csv', c.column_name, c.value, c.refers_to)
+           format('not found in {}.csv', c.refers_to)
     FROM cells c
     ANTI JOIN cells parent
         ON parent.file = c.refers_to AND parent.in_key

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import canary_export, dump_tables, innsyn, pdf_text, squeeze, write_request
+from conftest import canary_export, dump_tables, innsyn, insert_case, pdf_text, squeeze, write_request
+from innsyn import db as innsyn_db
 
 CORPUS = Path(__file__).parent / "bad_input"
 EXPECTED = tomllib.loads((CORPUS / "expected.toml").read_text(encoding="utf-8"))
@@ -35,14 +36,43 @@ def _device(path: Path) -> None:
     path.symlink_to("/dev/zero")
 
 
+def _request_id_collision(path: Path) -> None:
+    """Request "2026-1" where case 2026-1 is already request "2026/1": one case number, two requests."""
+    with innsyn_db.open_db(path.parent / "innsyn.duckdb") as con:
+        insert_case(con, "2026-1", "2026-11-20T09:00:00+01:00")  # its request_id is "2026/1"
+    write_request(path, request_id="2026-1")
+
+
 def _line_of_3_megabytes(folder: Path) -> None:
     students = folder / "students.csv"
     text = students.read_text(encoding="utf-8")
     students.write_text(text.replace("E2,S001-5B,Ánte,", "E2,S001-5B," + "Á" * 3_000_000 + ",", 1), encoding="utf-8")
 
 
-GENERATED_REQUESTS = {"huge.json": _huge_request, "device.json": _device}
-GENERATED_EXPORTS = {"line_of_3_megabytes": _line_of_3_megabytes}
+def _replace_bytes(file: str, old: bytes, new: bytes):
+    """An export whose `file` has `old` (which must be there) replaced by `new`, once: for bytes
+    that are better not kept in a file of this repository (NUL, escape, stray line ends)."""
+    def make(folder: Path) -> None:
+        data = (folder / file).read_bytes()
+        assert old in data, (file, old)
+        (folder / file).write_bytes(data.replace(old, new, 1))
+    return make
+
+
+def _mixed_line_endings(folder: Path) -> None:
+    students = folder / "students.csv"  # csv.writer wrote CRLF: the rows after the third end in LF
+    head, _, tail = students.read_bytes().partition(b"E3,")
+    students.write_bytes(head + b"E3," + tail.replace(b"\r\n", b"\n"))
+
+
+GENERATED_REQUESTS = {"huge.json": _huge_request, "device.json": _device,
+                      "request_id_collision.json": _request_id_collision}
+GENERATED_EXPORTS = {
+    "line_of_3_megabytes": _line_of_3_megabytes,
+    "nul_in_name": _replace_bytes("students.csv", "E2,S001-5B,Ánte,".encode(), "E2,S001-5B,Án\x00te,".encode()),
+    "terminal_escape_in_boolean": _replace_bytes("schools.csv", b",false", b",\x1b[2J\x1b]0;owned\x07false"),
+    "mixed_line_endings": _mixed_line_endings,
+}
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -138,6 +168,8 @@ def test_a_hostile_export(name, workdir, good_db, prefect_api_url):
     if expected["exit"] == 2:
         assert_refused(result, expected["message"])
         assert dump_tables(workdir / "innsyn.duckdb") == before
+        for value in expected.get("never_echoed", []):
+            assert value not in result.stderr, value
     else:
         assert result.returncode == 0, result.stderr
         if expected.get("same_as_good"):

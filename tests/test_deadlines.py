@@ -151,3 +151,38 @@ def test_innsyn_cases_lists_the_dates_as_json(tmp_path: Path):
 
     bad = innsyn(tmp_path, NO_PREFECT, "cases", "--target-days", "9")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "--target-days" in bad.stderr
+
+
+# Days of receipt that request parsing refuses today, but an older version registered: a
+# case with one must not fail the list for the whole database, nor take a calendar of
+# millions of days to count.
+ABSURD_RECEIPTS = {
+    "OLD-1": "0001-06-01T12:00:00+01:00",      # year 1
+    "OLD-2": "0001-01-01T00:00:00+02:00",      # year 1, but in Oslo time still before it (1 BC)
+    "OLD-3": "9999-12-31T12:00:00+00:00",      # the last day Python knows
+    "OLD-4": "infinity",                       # DuckDB's own
+}
+
+
+def test_a_case_registered_with_an_absurd_day_of_receipt_has_no_deadlines_and_fails_nothing(tmp_path: Path):
+    from innsyn import db as innsyn_db
+
+    with innsyn_db.open_db(tmp_path / "innsyn.duckdb") as connection:
+        innsyn_db.init_schema(connection)
+        insert_case(connection, "2026-0001", "2026-11-18T09:00:00+01:00")
+        for case_id, received_at in ABSURD_RECEIPTS.items():
+            insert_case(connection, case_id, received_at)
+
+    listed = innsyn(tmp_path, NO_PREFECT, "cases")
+
+    assert listed.returncode == 0, listed.stderr
+    found = {case["case_id"]: case for case in json.loads(listed.stdout)["cases"]}
+    assert set(found) == {"2026-0001", *ABSURD_RECEIPTS}
+    assert (found["2026-0001"]["target_date"], found["2026-0001"]["deadline_state"]) == ("2026-11-23", "past_target")
+    for case_id in ABSURD_RECEIPTS:  # listed, with no dates counted from it, for someone to correct
+        case = found[case_id]
+        assert (case["target_date"], case["implied_refusal_date"], case["working_days_used"]) == (None, None, None)
+        assert (case["deadline_state"], case["is_open"], case["overdue"]) == ("unknown", True, True), case_id
+    assert found["OLD-1"]["received_date"] == "0001-06-01"
+    assert found["OLD-2"]["received_date"] is None  # no client can show 1 BC
+    assert "no deadlines: correct the date of receipt" in listed.stderr

@@ -21,6 +21,7 @@ import random
 import re
 import signal
 import subprocess
+import sys
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -202,6 +203,74 @@ def test_a_kill_at_the_moment_of_publishing_leaves_nothing_in_the_public_folder(
     assert code == 0, err
     assert_released_exactly_once(workdir, "2026-300", "after a kill at the rename")
     assert_nothing_half_written_in_public(workdir, "after a kill at the rename")
+
+
+@pytest.mark.parametrize("kill_at", [
+    "/intern.pdf",  # the review copy is whole under its part-file name, about to be renamed
+    "intern.pdf",   # earlier: the renderer's own part-file, inside ours, is about to become it
+])
+def test_a_part_file_left_by_a_run_killed_while_writing_the_review_copy_is_removed_by_the_rerun(
+        workdir, prefect_api_url, kill_at):
+    """A kill runs no clean-up: the part-files stay behind; the re-run of the case removes
+    them. Under the standard policy 5B waits for review, so the review copy is written in
+    the command's own process, the one the kill hits."""
+    request = write_request(workdir / "request-400.json", request_id="2026/400")
+
+    def run(**env: str) -> tuple[int, str, str]:
+        return finish(subprocess.Popen([INNSYN, "process", str(request)], cwd=workdir,
+                                       env={**innsyn_env(workdir, prefect_api_url), **env},
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+
+    code, _, err = run(PYTHONPATH=str(Path(__file__).parent / "fault_injection"), INNSYN_KILL_AT_RENAME=kill_at)
+
+    assert code == -signal.SIGKILL, err
+    internal = workdir / "out" / "internal" / "2026-400"
+    left = sorted(internal.glob(".*intern.pdf.*.part"))
+    assert left and not (internal / "intern.pdf").exists()
+    assert sum(part.stat().st_size for part in left) > 0  # half-written, not empty placeholders only
+
+    code, out, err = run()
+
+    assert code == 0, err
+    assert json.loads(out)["status"] == "awaiting_review"
+    assert not [part for part in left if part.exists()]
+    assert (internal / "intern.pdf").read_bytes().startswith(b"%PDF-")
+    _, events = case_state(workdir / "innsyn.duckdb", "2026-400")
+    assert Counter(events)["received"] == 1 and events[-1] == "awaiting_review", events
+    assert not [p for p in (workdir / "out").rglob("*.part")], "no part-file anywhere"
+
+
+WRITER = """
+import sys, time
+from pathlib import Path
+from innsyn.files import atomic_target
+with atomic_target(Path(sys.argv[1]), private=True) as tmp:
+    tmp.write_bytes(b"half a review copy")
+    print("writing", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_part_file_a_live_process_is_writing_is_left_alone(tmp_path):
+    from innsyn.files import atomic_target
+
+    target = tmp_path / "internal" / "2026-1" / "intern.pdf"
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline() == "writing\n"
+        (live,) = target.parent.glob(".intern.pdf.*.part")
+
+        with atomic_target(target, private=True) as tmp:  # another run writes the same file meanwhile
+            tmp.write_bytes(b"%PDF- whole")
+
+        assert live.exists()  # still being written: not this run's to remove
+        assert target.read_bytes() == b"%PDF- whole"
+    finally:
+        writer.kill()
+        writer.wait()
+    with atomic_target(target, private=True) as tmp:  # its writer is gone: now it is stale
+        tmp.write_bytes(b"%PDF- again")
+    assert not live.exists() and not list(target.parent.glob("*.part"))
 
 
 # ----------------------------------------------------------------------------- 16 at once
