@@ -231,11 +231,12 @@ def review_approve(args: argparse.Namespace, db: Path, out: Path) -> dict:
     if row.status == "released":
         print(f"innsyn: case {row.case_id} is already released: nothing changed", file=sys.stderr)
         return case_result(config, row.case_id, unchanged=True).model_dump()
+    reviewer = cases.check_actor_name(args.reviewer, "--reviewer")
     with open_db(db) as con:
-        review.approve(con, row, reviewer=args.reviewer, reason=args.reason, policy=load_policy(args.policy),
+        review.approve(con, row, reviewer=reviewer, reason=args.reason, policy=load_policy(args.policy),
                        now=clock.now())
     with foreground_run(_schools_of(db, row.case_id)):
-        render_answer(row.case_id, config, approved_by=args.reviewer.strip())
+        render_answer(row.case_id, config, approved_by=reviewer)
     return case_result(config, row.case_id).model_dump()
 
 
@@ -246,10 +247,11 @@ def review_change(args: argparse.Namespace, db: Path, out: Path) -> dict:
 
     row = _case_or_bad_input(db, args.case_id)
     config = _config(db, out, args.policy)
+    reviewer = cases.check_actor_name(args.reviewer, "--reviewer")
     changes = [review.ItemChange(item_id=item, decision=args.review_command, rule=getattr(args, "rule", None))
                for item in args.items]
     with open_db(db) as con:
-        changed = review.apply_changes(con, row, changes, reviewer=args.reviewer, reason=args.reason,
+        changed = review.apply_changes(con, row, changes, reviewer=reviewer, reason=args.reason,
                                        policy=load_policy(args.policy), now=clock.now())
     with foreground_run(_schools_of(db, row.case_id)):
         render_answer(row.case_id, config, publish=False)

@@ -171,7 +171,7 @@ def review_in_flow(case_id: str, summary: ScreeningSummary, config: RunConfig, r
             if cases.find_case(con, case_id).status == "released":  # approved from the CLI meanwhile
                 return None
         if apply_review(case_id, decision, config):
-            return decision.reviewer
+            return cases.check_actor_name(decision.reviewer, "reviewer")
         render_case(case_id, config, publish=False)  # show the reviewer their changes
     return None
 

@@ -1,7 +1,10 @@
 """Legal review: a reviewer changes decisions (with a reason) and approves the case.
 
 The same rules hold whether the reviewer works from the CLI or from the Prefect UI:
-- four eyes: the person who registered the case cannot approve it;
+- four eyes: the person who registered the case cannot change or approve it; names are
+  compared as one person would be (innsyn.cases.actor_key: Unicode compatibility forms, case,
+  spacing and invisible characters do not make another person), and a name with a control or
+  format character is refused;
 - an override names the items, the new decision and a mandatory reason; a value withheld
   by hand names the policy rule whose legal basis applies, so every withheld value still
   points to a rule of the policy in force;
@@ -31,10 +34,10 @@ class ItemChange(BaseModel):
 
 
 def check_four_eyes(case: cases.CaseRow, reviewer: str) -> str:
-    reviewer = reviewer.strip()
-    if not reviewer:
-        raise BadInput("a reviewer name is required")
-    if reviewer.casefold() == case.registered_by.casefold():
+    """The reviewer's name, checked: not empty, no control or format characters, and not the
+    registrant's under any spelling (innsyn.cases.actor_key)."""
+    reviewer = cases.check_actor_name(reviewer, "reviewer")
+    if cases.same_actor(reviewer, case.registered_by):
         raise BadInput(f"four eyes: {reviewer!r} registered case {case.case_id} and cannot also approve it")
     return reviewer
 
