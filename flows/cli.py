@@ -109,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the Prefect deployments: request processing, the weekly report")
     _common(serve, writes_files=True)
     serve.add_argument("--target-days", type=int, default=None, help=target_help)
+    serve.add_argument("--allow-weak-policy", action="store_true",
+                       help="serve a policy that leaves a marker without a rule or a graded address without review")
     return parser
 
 

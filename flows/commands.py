@@ -17,7 +17,7 @@ from pathlib import Path
 from innsyn import cases, clock, review, warm_worker
 from innsyn.db import init_db, init_schema, open_db, transaction
 from innsyn.importer import ImportFailed, import_export
-from innsyn.policy import PolicyError, load_policy
+from innsyn.policy import Policy, PolicyError, load_policy, policy_weaknesses, weakness_warning
 from innsyn.request import BadInput, parse_request
 
 USER_ERRORS = (ImportFailed, PolicyError)
@@ -97,6 +97,17 @@ def db_demo_data(args: argparse.Namespace, db: Path) -> dict:
 # ----------------------------------------------------------------------------- process
 
 
+def checked_policy(path: Path | None) -> Policy:
+    """The policy a command runs under. One weaker than the standard (a marker without a rule,
+    a graded address without review) is a warning on every run: one line on stderr naming the
+    markers and rules, and the case's `screened` event records it."""
+    policy = load_policy(path)
+    weaknesses = policy_weaknesses(policy)
+    if weaknesses:
+        print(f"innsyn: warning: {weakness_warning(policy, weaknesses)}", file=sys.stderr)
+    return policy
+
+
 def _config(db: Path, out: Path, policy: Path | None):
     from innsyn.config import RunConfig
 
@@ -141,7 +152,7 @@ def foreground_run(schools: int) -> Iterator[None]:
 
 
 def process(file: Path, db: Path, out: Path, policy: Path | None) -> dict:
-    load_policy(policy)
+    checked_policy(policy)
     schools = check_request(file, db)  # before Prefect is even imported: bad input costs no start-up
     result = None
     if schools == 1:  # a running `innsyn serve` has Prefect and WeasyPrint loaded already
@@ -166,6 +177,7 @@ def demo(db: Path, out: Path, policy: Path | None) -> dict:
     """Build the demo database if absent and answer the bundled example requests."""
     from innsyn.process_request import process_request
 
+    checked_policy(policy)
     if not db.exists():
         db_demo_data(argparse.Namespace(schools=3, seed=1), db)
     config = _config(db, out, policy)
@@ -233,7 +245,7 @@ def review_approve(args: argparse.Namespace, db: Path, out: Path) -> dict:
         return case_result(config, row.case_id, unchanged=True).model_dump()
     reviewer = cases.check_actor_name(args.reviewer, "--reviewer")
     with open_db(db) as con:
-        review.approve(con, row, reviewer=reviewer, reason=args.reason, policy=load_policy(args.policy),
+        review.approve(con, row, reviewer=reviewer, reason=args.reason, policy=checked_policy(args.policy),
                        now=clock.now())
     with foreground_run(_schools_of(db, row.case_id)):
         render_answer(row.case_id, config, approved_by=reviewer)
@@ -252,7 +264,7 @@ def review_change(args: argparse.Namespace, db: Path, out: Path) -> dict:
                for item in args.items]
     with open_db(db) as con:
         changed = review.apply_changes(con, row, changes, reviewer=reviewer, reason=args.reason,
-                                       policy=load_policy(args.policy), now=clock.now())
+                                       policy=checked_policy(args.policy), now=clock.now())
     with foreground_run(_schools_of(db, row.case_id)):
         render_answer(row.case_id, config, publish=False)
     return {**case_result(config, row.case_id).model_dump(), "changed_items": changed}
@@ -304,12 +316,21 @@ def report_compliance(args: argparse.Namespace, db: Path, out: Path) -> dict:
 
 
 def serve(args: argparse.Namespace, db: Path, out: Path) -> dict:
-    """`innsyn serve`: run the deployments until interrupted (see innsyn.serve)."""
+    """`innsyn serve`: run the deployments until interrupted (see innsyn.serve).
+
+    Refused (bad input) under a policy weaker than the standard unless started with
+    --allow-weak-policy."""
     from innsyn import deadlines
 
     target = deadlines.target_working_days(args.target_days)
+    policy = load_policy(args.policy)  # a broken policy is bad input: say so before serving
+    weaknesses = policy_weaknesses(policy)
+    if weaknesses and not args.allow_weak_policy:
+        raise BadInput(f"{weakness_warning(policy, weaknesses)}: `innsyn serve` refuses it "
+                       "(start with --allow-weak-policy to serve it all the same)")
+    checked_policy(args.policy)
     _require_db(db)
-    _config(db, out, args.policy)  # a broken policy is bad input: say so before serving
+    _config(db, out, args.policy)
     from innsyn.serve import serve_deployments
 
     names = serve_deployments(db=db, out=out, policy=args.policy, target_days=target)

@@ -28,7 +28,7 @@ from innsyn import cases, clock, review
 from innsyn.case_documents import CasePaths, build_answer
 from innsyn.config import TASK_OPTIONS, CaseResult, RunConfig, case_result
 from innsyn.db import init_schema, open_db, transaction
-from innsyn.policy import load_policy
+from innsyn.policy import load_policy, policy_weaknesses, weakness_warning
 from innsyn.render_answer import render_case
 from innsyn.request import parse_request
 from innsyn.screening import ScreeningSummary, screen_case
@@ -69,6 +69,9 @@ def register(request_path: str, config: RunConfig) -> Registration:
 def screen(case_id: str, config: RunConfig) -> ScreeningSummary:
     """Decide every consented value of the case under the policy in force."""
     policy = load_policy(config.policy)
+    weaknesses = policy_weaknesses(policy)
+    if weaknesses:
+        get_run_logger().warning("%s", weakness_warning(policy, weaknesses))
     now = clock.now()
     with open_db(config.db) as con, transaction(con):
         summary = screen_case(con, case_id, policy, now)
@@ -79,7 +82,8 @@ def screen(case_id: str, config: RunConfig) -> ScreeningSummary:
             data_hash=summary.data_hash,
             detail={"released_items": summary.released_items, "withheld_items": summary.withheld_items,
                     "no_trace_items": summary.no_trace_items, "consent_conflicts": summary.consent_conflicts,
-                    "thin_classes": list(summary.thin_classes), "requires_review": summary.requires_review},
+                    "thin_classes": list(summary.thin_classes), "requires_review": summary.requires_review,
+                    **({"policy_weaknesses": weaknesses} if weaknesses else {})},
         )
     get_run_logger().info(
         "case %s screened: %d released, %d withheld, review %s",
