@@ -109,8 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the Prefect deployments: request processing, the weekly report")
     _common(serve, writes_files=True)
     serve.add_argument("--target-days", type=int, default=None, help=target_help)
+    serve.add_argument("--intake", type=Path, default=None,
+                       help="the folder served runs take request files from (default: $INNSYN_INTAKE, "
+                            "else intake/ beside the output folder)")
     serve.add_argument("--allow-weak-policy", action="store_true",
                        help="serve a policy that leaves a marker without a rule or a graded address without review")
+    serve.add_argument("--review-in-prefect", action="store_true",
+                       help="served runs wait for the reviewer in the Prefect UI (pause_flow_run) instead of "
+                            "stopping at awaiting_review")
     return parser
 
 

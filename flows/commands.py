@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -318,10 +319,12 @@ def report_compliance(args: argparse.Namespace, db: Path, out: Path) -> dict:
 def serve(args: argparse.Namespace, db: Path, out: Path) -> dict:
     """`innsyn serve`: run the deployments until interrupted (see innsyn.serve).
 
-    Refused (bad input) under a policy weaker than the standard unless started with
-    --allow-weak-policy."""
+    Refused (bad input) against a Prefect API on the network without a password, and under a
+    policy weaker than the standard unless started with --allow-weak-policy."""
     from innsyn import deadlines
+    from innsyn.serve import check_api_protected
 
+    check_api_protected()
     target = deadlines.target_working_days(args.target_days)
     policy = load_policy(args.policy)  # a broken policy is bad input: say so before serving
     weaknesses = policy_weaknesses(policy)
@@ -331,7 +334,9 @@ def serve(args: argparse.Namespace, db: Path, out: Path) -> dict:
     checked_policy(args.policy)
     _require_db(db)
     _config(db, out, args.policy)
+    intake = args.intake or (Path(os.environ["INNSYN_INTAKE"]) if os.environ.get("INNSYN_INTAKE") else None)
     from innsyn.serve import serve_deployments
 
-    names = serve_deployments(db=db, out=out, policy=args.policy, target_days=target)
+    names = serve_deployments(db=db, out=out, policy=args.policy, target_days=target, intake=intake,
+                              allow_weak_policy=args.allow_weak_policy, pause_for_review=args.review_in_prefect)
     return {"served": names, "stopped": True}
