@@ -8,6 +8,7 @@ The same rules hold whether the reviewer works from the CLI or from the Prefect 
 - an override names the items, the new decision and a mandatory reason; a value withheld
   by hand names the policy rule whose legal basis applies, so every withheld value still
   points to a rule of the policy in force;
+- a change after an approval voids it: the case goes back to review and needs a new one;
 - every change and the approval are events, with the reviewer as actor.
 """
 
@@ -75,13 +76,28 @@ def apply_changes(
         if change.item_id not in known:
             raise BadInput(f"case {case.case_id} has no item {change.item_id!r}")
     with transaction(con):
+        (status,) = con.execute("SELECT status FROM cases WHERE case_id = ?", [case.case_id]).fetchone()
         for change in changes:
             _override(con, case.case_id, change, known[change.item_id][1], reviewer, reason, policy, now)
         cases.record_event(
             con, case.case_id, "overridden", reviewer, now, policy_version=policy.version, reason=reason,
             detail={"items": {change.item_id: change.decision for change in changes}},
         )
+        if status == "approved":
+            _void_approval(con, case.case_id, reviewer, now, policy, changed=len(changes))
     return len(changes)
+
+
+def _void_approval(con, case_id: str, actor: str, now: datetime, policy: Policy, *, changed: int) -> None:
+    """A decision changed after the approval: the approval no longer covers what would be
+    released. The case goes back to review and needs a new approval."""
+    approver = con.execute(
+        "SELECT actor FROM case_events WHERE case_id = ? AND event = 'approved' ORDER BY event_id DESC LIMIT 1",
+        [case_id]).fetchone()
+    cases.set_status(con, case_id, "awaiting_review")
+    cases.record_event(con, case_id, "approval_voided", actor, now, policy_version=policy.version,
+                       reason="a decision changed after the approval: a new approval is needed",
+                       detail={"approved_by": approver[0] if approver else None, "changed_items": changed})
 
 
 def _override(con, case_id: str, change: ItemChange, current_rule: str | None, reviewer: str,
