@@ -85,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
         change.add_argument("--reason", required=True, help="why: recorded in the log and the events")
         if decision == "withhold":
             change.add_argument("--rule", default=None, help="the policy rule whose legal basis applies")
+    confirm = review_commands.add_parser(
+        "confirm", help="as a second reviewer, confirm releases of values withheld under a graded address or no trace")
+    _common(confirm, writes_files=True)
+    confirm.add_argument("case_id")
+    confirm.add_argument("items", nargs="+", metavar="ITEM")
+    confirm.add_argument("--reviewer", required=True)
+    confirm.add_argument("--reason", default=None, help="optional note recorded with the confirmation")
     log = review_commands.add_parser("log", help="export the redaction log as CSV and Parquet")
     _common(log, writes_files=True)
     log.add_argument("--case", default=None)

@@ -36,7 +36,8 @@ def run(args: argparse.Namespace, *, db: Path, out: Path) -> dict:
         return process(args.file, db, out, args.policy)
     if args.command == "review":
         handler = {"list": review_list, "show": review_show, "approve": review_approve, "release": review_change,
-                   "withhold": review_change, "log": review_log}[args.review_command]
+                   "withhold": review_change, "confirm": review_confirm,
+                   "log": review_log}[args.review_command]
         return handler(args, db, out)
     if args.command == "cases":
         return list_cases(args, db)
@@ -253,8 +254,16 @@ def review_approve(args: argparse.Namespace, db: Path, out: Path) -> dict:
     return case_result(config, row.case_id).model_dump()
 
 
+def _waiting_for_second_reviewer(db: Path, case_id: str) -> list[str]:
+    with open_db(db, read_only=True) as con:
+        return sorted(review.pending_second_reviews(con, case_id))
+
+
 def review_change(args: argparse.Namespace, db: Path, out: Path) -> dict:
-    """`review release|withhold CASE ITEM...`: override decisions, then refresh the review copy."""
+    """`review release|withhold CASE ITEM...`: override decisions, then refresh the review copy.
+
+    A release of a value withheld under a graded address or with no trace waits for a second
+    reviewer (`review confirm`): the JSON lists what waits in `awaiting_second_reviewer`."""
     from innsyn.config import case_result
     from innsyn.render_answer import render_answer
 
@@ -268,7 +277,23 @@ def review_change(args: argparse.Namespace, db: Path, out: Path) -> dict:
                                        policy=checked_policy(args.policy), now=clock.now())
     with foreground_run(_schools_of(db, row.case_id)):
         render_answer(row.case_id, config, publish=False)
-    return {**case_result(config, row.case_id).model_dump(), "changed_items": changed}
+    return {**case_result(config, row.case_id).model_dump(), "changed_items": changed,
+            "awaiting_second_reviewer": _waiting_for_second_reviewer(db, row.case_id)}
+
+
+def review_confirm(args: argparse.Namespace, db: Path, out: Path) -> dict:
+    """`review confirm CASE ITEM... --reviewer NAME`: a second reviewer confirms releases of values
+    withheld under a graded address or with no trace."""
+    from innsyn.config import case_result
+
+    row = _case_or_bad_input(db, args.case_id)
+    config = _config(db, out, args.policy)
+    reviewer = cases.check_actor_name(args.reviewer, "--reviewer")
+    with open_db(db) as con:
+        confirmed = review.confirm_releases(con, row, list(args.items), reviewer=reviewer, reason=args.reason,
+                                            policy=checked_policy(args.policy), now=clock.now())
+    return {**case_result(config, row.case_id).model_dump(), "confirmed_items": confirmed,
+            "awaiting_second_reviewer": _waiting_for_second_reviewer(db, row.case_id)}
 
 
 def review_log(args: argparse.Namespace, db: Path, out: Path) -> dict:

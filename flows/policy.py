@@ -190,6 +190,13 @@ def is_graded_marker(marker: str) -> bool:
     return GRADED_MARKER_PART in marker
 
 
+def graded_rules(policy: Policy) -> frozenset[str]:
+    """Rules a value withheld under needs two reviewers to release: a graded-address rule
+    (one of its markers is a graded address) or a rule that leaves no trace."""
+    return frozenset(rule.id for rule in policy.rules
+                     if rule.no_trace or any(is_graded_marker(marker) for marker in rule.markers))
+
+
 def policy_weaknesses(policy: Policy) -> list[str]:
     """What this policy leaves unguarded, one phrase each, naming markers and rules only.
 

@@ -30,7 +30,7 @@ from innsyn.config import TASK_OPTIONS, CaseResult, RunConfig, case_result
 from innsyn.db import init_schema, open_db, transaction
 from innsyn.policy import load_policy, policy_weaknesses, weakness_warning
 from innsyn.render_answer import render_case
-from innsyn.request import parse_request
+from innsyn.request import BadInput, parse_request
 from innsyn.screening import ScreeningSummary, screen_case
 
 
@@ -43,6 +43,9 @@ class ReviewInput(RunInput):
                                                 "ids; write no names or values here, Prefect stores this text")
     changes: list[review.ItemChange] = Field(default_factory=list,
                                              description="Item ids to release or withhold, from the review copy")
+    confirm: list[str] = Field(default_factory=list,
+                               description="Item ids another reviewer released from a graded address or a "
+                                           "no-trace rule, that you confirm as the second reviewer")
 
 
 class Registration(NamedTuple):
@@ -111,7 +114,7 @@ def mark_awaiting_review(case_id: str, config: RunConfig) -> None:
 
 @task(**TASK_OPTIONS)
 def apply_review(case_id: str, decision: ReviewInput, config: RunConfig) -> bool:
-    """Apply a reviewer's changes and, if they approve, record the approval."""
+    """Apply a reviewer's changes and confirmations and, if they approve, record the approval."""
     policy = load_policy(config.policy)
     now = clock.now()
     with open_db(config.db) as con:
@@ -119,6 +122,10 @@ def apply_review(case_id: str, decision: ReviewInput, config: RunConfig) -> bool
         if decision.changes:
             review.apply_changes(con, case, decision.changes, reviewer=decision.reviewer,
                                  reason=decision.reason, policy=policy, now=now)
+            case = cases.find_case(con, case_id)
+        if decision.confirm:
+            review.confirm_releases(con, case, decision.confirm, reviewer=decision.reviewer,
+                                    reason=decision.reason, policy=policy, now=now)
         if decision.approve:
             review.approve(con, case, reviewer=decision.reviewer, reason=decision.reason, policy=policy, now=now)
     return decision.approve
@@ -174,8 +181,11 @@ def review_in_flow(case_id: str, summary: ScreeningSummary, config: RunConfig, r
         with open_db(config.db, read_only=True) as con:
             if cases.find_case(con, case_id).status == "released":  # approved from the CLI meanwhile
                 return None
-        if apply_review(case_id, decision, config):
-            return cases.check_actor_name(decision.reviewer, "reviewer")
+        try:
+            if apply_review(case_id, decision, config):
+                return cases.check_actor_name(decision.reviewer, "reviewer")
+        except BadInput as refused:  # four eyes, a second reviewer: say so, and wait again
+            get_run_logger().warning("case %s: %s", case_id, refused)
         render_case(case_id, config, publish=False)  # show the reviewer their changes
     return None
 
