@@ -36,7 +36,7 @@ def run(args: argparse.Namespace, *, db: Path, out: Path) -> dict:
         return process(args.file, db, out, args.policy)
     if args.command == "review":
         handler = {"list": review_list, "show": review_show, "approve": review_approve, "release": review_change,
-                   "withhold": review_change, "confirm": review_confirm,
+                   "withhold": review_change, "confirm": review_confirm, "rescreen": review_rescreen,
                    "log": review_log}[args.review_command]
         return handler(args, db, out)
     if args.command == "cases":
@@ -246,12 +246,37 @@ def review_approve(args: argparse.Namespace, db: Path, out: Path) -> dict:
         print(f"innsyn: case {row.case_id} is already released: nothing changed", file=sys.stderr)
         return case_result(config, row.case_id, unchanged=True).model_dump()
     reviewer = cases.check_actor_name(args.reviewer, "--reviewer")
-    with open_db(db) as con:
-        review.approve(con, row, reviewer=reviewer, reason=args.reason, policy=checked_policy(args.policy),
-                       now=clock.now())
+    try:
+        with open_db(db) as con:
+            review.approve(con, row, reviewer=reviewer, reason=args.reason, policy=checked_policy(args.policy),
+                           now=clock.now())
+    except review.ReturnedToReview:
+        # screened again against today's register: the reviewer needs the new review copy
+        with foreground_run(_schools_of(db, row.case_id)), _console_warnings_only():
+            render_answer(row.case_id, config, publish=False)
+        raise
     with foreground_run(_schools_of(db, row.case_id)):
         render_answer(row.case_id, config, approved_by=reviewer)
     return case_result(config, row.case_id).model_dump()
+
+
+@contextmanager
+def _console_warnings_only() -> Iterator[None]:
+    """Prefect's progress lines go to the run's log, not to the terminal, while a refused
+    command renders what the refusal needs: the refusal stays one line on stderr."""
+    import logging
+
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    handlers = [handler for handler in logging.getLogger().handlers if isinstance(handler, PrefectConsoleHandler)]
+    levels = [handler.level for handler in handlers]
+    for handler in handlers:
+        handler.setLevel(max(handler.level, logging.WARNING))
+    try:
+        yield
+    finally:
+        for handler, level in zip(handlers, levels):
+            handler.setLevel(level)
 
 
 def _waiting_for_second_reviewer(db: Path, case_id: str) -> list[str]:
@@ -294,6 +319,30 @@ def review_confirm(args: argparse.Namespace, db: Path, out: Path) -> dict:
                                             policy=checked_policy(args.policy), now=clock.now())
     return {**case_result(config, row.case_id).model_dump(), "confirmed_items": confirmed,
             "awaiting_second_reviewer": _waiting_for_second_reviewer(db, row.case_id)}
+
+
+def review_rescreen(args: argparse.Namespace, db: Path, out: Path) -> dict:
+    """`review rescreen CASE`: screen the case again against today's register. When anything
+    differs, the new decisions replace the old (reviewer overrides included), the case is back
+    at review and its review copy is rendered again; the JSON's `rescreen` says what changed."""
+    from innsyn import rescreen
+    from innsyn.config import case_result
+    from innsyn.render_answer import render_answer
+
+    row = _case_or_bad_input(db, args.case_id)
+    config = _config(db, out, args.policy)
+    review.check_reviewable(row)
+    with open_db(db) as con:
+        again = rescreen.rescreen(con, row, checked_policy(args.policy), clock.now(), actor=config.actor)
+    if again.changed:
+        with foreground_run(_schools_of(db, row.case_id)):
+            render_answer(row.case_id, config, publish=False)
+        print(f"innsyn: case {row.case_id} was screened again ({again.summary()}): it waits for review",
+              file=sys.stderr)
+    else:
+        print(f"innsyn: case {row.case_id}: the register gives the same decisions: nothing changed", file=sys.stderr)
+    return {**case_result(config, row.case_id, unchanged=not again.changed).model_dump(),
+            "rescreen": again.as_json()}
 
 
 def review_log(args: argparse.Namespace, db: Path, out: Path) -> dict:

@@ -131,6 +131,21 @@ def apply_review(case_id: str, decision: ReviewInput, config: RunConfig) -> bool
     return decision.approve
 
 
+@task(**TASK_OPTIONS)
+def still_current(case_id: str, config: RunConfig) -> bool:
+    """An approved case about to be released (a run resumed after a crash): are its decisions
+    still today's? If not, it has been screened again and is back at review."""
+    from innsyn import rescreen
+
+    policy = load_policy(config.policy)
+    with open_db(config.db) as con:
+        again = rescreen.rescreen(con, cases.find_case(con, case_id), policy, clock.now(), actor=config.actor)
+    if again.changed:
+        get_run_logger().warning("case %s: the register changed since it was approved (%s); it is back at review",
+                                 case_id, again.summary())
+    return not again.changed
+
+
 def wait_for_reviewer(case_id: str, summary: ScreeningSummary, config: RunConfig) -> ReviewInput | None:
     """Pause the flow run until a reviewer answers; None when the wait times out."""
     paths = CasePaths.under(Path(config.out), case_id)
@@ -159,6 +174,9 @@ def process_request(request_path: str, config: RunConfig) -> CaseResult:
         get_run_logger().info("case %s is already %s: nothing changed", case_id, status)
         return case_result(config, case_id, unchanged=True)
     approved_by = None
+    if status == "approved" and not still_current(case_id, config):
+        render_case(case_id, config, publish=False)
+        return case_result(config, case_id)
     if status != "approved":
         summary = screen(case_id, config)
         if summary.requires_review:
@@ -184,7 +202,7 @@ def review_in_flow(case_id: str, summary: ScreeningSummary, config: RunConfig, r
         try:
             if apply_review(case_id, decision, config):
                 return cases.check_actor_name(decision.reviewer, "reviewer")
-        except BadInput as refused:  # four eyes, a second reviewer: say so, and wait again
+        except BadInput as refused:  # four eyes, a second reviewer, stale decisions: say so, and wait again
             get_run_logger().warning("case %s: %s", case_id, refused)
         render_case(case_id, config, publish=False)  # show the reviewer their changes
     return None

@@ -11,6 +11,8 @@ The same rules hold whether the reviewer works from the CLI or from the Prefect 
 - a change after an approval voids it: the case goes back to review and needs a new one;
 - releasing a value a graded-address or no-trace rule withheld needs a second reviewer, other
   than the one who released it and the registrant, to confirm it before the case is approved;
+- an approval is recorded only on decisions that are still today's: the case is screened
+  again first, and goes back to review if the register changed (innsyn.rescreen);
 - every change, confirmation and approval is an event, with the reviewer as actor.
 """
 
@@ -27,6 +29,11 @@ from innsyn import cases
 from innsyn.db import transaction
 from innsyn.policy import Policy, graded_rules
 from innsyn.request import BadInput
+
+
+class ReturnedToReview(BadInput):
+    """The approval was refused because the case went back to review (its decisions were
+    stale and it was screened again): the review copy must be rendered again."""
 
 
 class ItemChange(BaseModel):
@@ -139,14 +146,14 @@ def pending_second_reviews(con: duckdb.DuckDBPyConnection, case_id: str) -> dict
     """Released values that a graded-address or no-trace rule withheld and no second reviewer
     has confirmed yet: item id -> who released it. Read from the case's events: a release
     that needs a second reviewer, not withheld again since and not confirmed since, waits.
-    A screening replaces every override, and with them what waited."""
+    A screening (again) replaces every override, and with them what waited."""
     waiting: dict[str, str] = {}
     for event, actor, detail in con.execute(
         """SELECT event, actor, detail FROM case_events
-           WHERE case_id = ? AND event IN ('screened', 'overridden', 'release_confirmed')
+           WHERE case_id = ? AND event IN ('screened', 'rescreened', 'overridden', 'release_confirmed')
            ORDER BY event_id""", [case_id]).fetchall():
         detail = json.loads(detail) if detail else {}
-        if event == "screened":
+        if event in ("screened", "rescreened"):
             waiting.clear()
         elif event == "overridden":
             second = set(detail.get("needs_second_reviewer", ()))
@@ -182,10 +189,20 @@ def confirm_releases(con: duckdb.DuckDBPyConnection, case: cases.CaseRow, items:
 
 def approve(con: duckdb.DuckDBPyConnection, case: cases.CaseRow, *, reviewer: str, reason: str | None,
             policy: Policy, now: datetime) -> None:
-    """Record the approval; releasing is the caller's next step. Refused (BadInput) while a
-    release waits for a second reviewer."""
+    """Record the approval; releasing is the caller's next step.
+
+    Refused (BadInput) while a release waits for a second reviewer, and (ReturnedToReview)
+    when the case's decisions are no longer today's: it is screened again and back at review."""
+    from innsyn import rescreen
+
     check_reviewable(case)
     reviewer = check_four_eyes(case, reviewer)
+    again = rescreen.rescreen(con, case, policy, now, actor=reviewer)
+    if again.changed:
+        raise ReturnedToReview(
+            f"case {case.case_id} was not approved: the register changed since it was screened "
+            f"({again.summary()}); it was screened again and waits for review "
+            f"(`innsyn review show {case.case_id}`)")
     waiting = pending_second_reviews(con, case.case_id)
     if waiting:
         item, released_by = sorted(waiting.items())[0]
