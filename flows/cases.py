@@ -10,6 +10,7 @@ import getpass
 import hashlib
 import json
 import os
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,7 +36,46 @@ class CaseRow:
 
 def current_user() -> str:
     """Who is acting: INNSYN_USER if set (a service account), else the login name."""
-    return os.environ.get("INNSYN_USER") or getpass.getuser()
+    if os.environ.get("INNSYN_USER"):
+        return check_actor_name(os.environ["INNSYN_USER"], "INNSYN_USER")
+    return check_actor_name(getpass.getuser(), "the login name")
+
+
+#: Characters no person's name holds, that make two names look alike or break a line:
+#: control (Cc), format (Cf: zero-width spaces and joiners, direction marks, the BOM),
+#: surrogates (Cs: undecodable bytes) and the line and paragraph separators (Zl, Zp).
+_NOT_IN_A_NAME = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def check_actor_name(name: str, source: str) -> str:
+    """An actor's name as given (`--reviewer`, INNSYN_USER), stripped; BadInput with one line
+    when it is empty or holds a control or format character (it names the code point, not the name)."""
+    bad = next((char for char in name if unicodedata.category(char) in _NOT_IN_A_NAME), None)
+    if bad is not None:
+        raise BadInput(f"{source}: a name must not contain control or format characters "
+                       f"(found U+{ord(bad):04X} {unicodedata.name(bad, 'unnamed')})")
+    name = name.strip()
+    if not name:
+        raise BadInput(f"{source}: a name is required")
+    return name
+
+
+def actor_key(name: str) -> str:
+    """What two actor names are compared by: one person, however the name is typed.
+
+    Compatibility forms folded (NFKC: full-width letters, ligatures, non-breaking spaces),
+    format characters removed (zero-width spaces and joiners, direction marks), case folded,
+    whitespace collapsed. `Lise Jurist`, `lise  JURIST`, `Ｌｉｓｅ Jurist` and `Lise Jurist`
+    followed by a zero-width space are one person; `Lise Jurist` and `Lise Juristen` are two.
+    """
+    text = unicodedata.normalize("NFKC", name)
+    text = "".join(char for char in text if unicodedata.category(char) != "Cf")
+    text = unicodedata.normalize("NFKC", text.casefold())
+    return " ".join(text.split())
+
+
+def same_actor(first: str, second: str) -> bool:
+    return actor_key(first) == actor_key(second)
 
 
 def request_id_for(request: InnsynRequest, raw: bytes) -> str:

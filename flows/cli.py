@@ -85,6 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
         change.add_argument("--reason", required=True, help="why: recorded in the log and the events")
         if decision == "withhold":
             change.add_argument("--rule", default=None, help="the policy rule whose legal basis applies")
+    confirm = review_commands.add_parser(
+        "confirm", help="as a second reviewer, confirm releases of values withheld under a graded address or no trace")
+    _common(confirm, writes_files=True)
+    confirm.add_argument("case_id")
+    confirm.add_argument("items", nargs="+", metavar="ITEM")
+    confirm.add_argument("--reviewer", required=True)
+    confirm.add_argument("--reason", default=None, help="optional note recorded with the confirmation")
+    rescreen = review_commands.add_parser("rescreen", help="screen a case again against today's register")
+    _common(rescreen, writes_files=True)
+    rescreen.add_argument("case_id")
     log = review_commands.add_parser("log", help="export the redaction log as CSV and Parquet")
     _common(log, writes_files=True)
     log.add_argument("--case", default=None)
@@ -109,6 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the Prefect deployments: request processing, the weekly report")
     _common(serve, writes_files=True)
     serve.add_argument("--target-days", type=int, default=None, help=target_help)
+    serve.add_argument("--intake", type=Path, default=None,
+                       help="the folder served runs take request files from (default: $INNSYN_INTAKE, "
+                            "else intake/ beside the output folder)")
+    serve.add_argument("--allow-weak-policy", action="store_true",
+                       help="serve a policy that leaves a marker without a rule or a graded address without review")
+    serve.add_argument("--review-in-prefect", action="store_true",
+                       help="served runs wait for the reviewer in the Prefect UI (pause_flow_run) instead of "
+                            "stopping at awaiting_review")
     return parser
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from pathlib import Path
 from innsyn import cases, clock, review, warm_worker
 from innsyn.db import init_db, init_schema, open_db, transaction
 from innsyn.importer import ImportFailed, import_export
-from innsyn.policy import PolicyError, load_policy
+from innsyn.policy import Policy, PolicyError, load_policy, policy_weaknesses, weakness_warning
 from innsyn.request import BadInput, case_id_for, parse_request
 
 USER_ERRORS = (ImportFailed, PolicyError)
@@ -35,7 +36,8 @@ def run(args: argparse.Namespace, *, db: Path, out: Path) -> dict:
         return process(args.file, db, out, args.policy)
     if args.command == "review":
         handler = {"list": review_list, "show": review_show, "approve": review_approve, "release": review_change,
-                   "withhold": review_change, "log": review_log}[args.review_command]
+                   "withhold": review_change, "confirm": review_confirm, "rescreen": review_rescreen,
+                   "log": review_log}[args.review_command]
         return handler(args, db, out)
     if args.command == "cases":
         return list_cases(args, db)
@@ -97,6 +99,17 @@ def db_demo_data(args: argparse.Namespace, db: Path) -> dict:
 # ----------------------------------------------------------------------------- process
 
 
+def checked_policy(path: Path | None) -> Policy:
+    """The policy a command runs under. One weaker than the standard (a marker without a rule,
+    a graded address without review) is a warning on every run: one line on stderr naming the
+    markers and rules, and the case's `screened` event records it."""
+    policy = load_policy(path)
+    weaknesses = policy_weaknesses(policy)
+    if weaknesses:
+        print(f"innsyn: warning: {weakness_warning(policy, weaknesses)}", file=sys.stderr)
+    return policy
+
+
 def _config(db: Path, out: Path, policy: Path | None):
     from innsyn.config import RunConfig
 
@@ -144,7 +157,7 @@ def foreground_run(schools: int) -> Iterator[None]:
 
 
 def process(file: Path, db: Path, out: Path, policy: Path | None) -> dict:
-    load_policy(policy)
+    checked_policy(policy)
     schools = check_request(file, db)  # before Prefect is even imported: bad input costs no start-up
     result = None
     if schools == 1:  # a running `innsyn serve` has Prefect and WeasyPrint loaded already
@@ -169,6 +182,7 @@ def demo(db: Path, out: Path, policy: Path | None) -> dict:
     """Build the demo database if absent and answer the bundled example requests."""
     from innsyn.process_request import process_request
 
+    checked_policy(policy)
     if not db.exists():
         db_demo_data(argparse.Namespace(schools=3, seed=1), db)
     config = _config(db, out, policy)
@@ -234,29 +248,104 @@ def review_approve(args: argparse.Namespace, db: Path, out: Path) -> dict:
     if row.status == "released":
         print(f"innsyn: case {row.case_id} is already released: nothing changed", file=sys.stderr)
         return case_result(config, row.case_id, unchanged=True).model_dump()
-    with open_db(db) as con:
-        review.approve(con, row, reviewer=args.reviewer, reason=args.reason, policy=load_policy(args.policy),
-                       now=clock.now())
+    reviewer = cases.check_actor_name(args.reviewer, "--reviewer")
+    try:
+        with open_db(db) as con:
+            review.approve(con, row, reviewer=reviewer, reason=args.reason, policy=checked_policy(args.policy),
+                           now=clock.now())
+    except review.ReturnedToReview:
+        # screened again against today's register: the reviewer needs the new review copy
+        with foreground_run(_schools_of(db, row.case_id)), _console_warnings_only():
+            render_answer(row.case_id, config, publish=False)
+        raise
     with foreground_run(_schools_of(db, row.case_id)):
-        render_answer(row.case_id, config, approved_by=args.reviewer.strip())
+        render_answer(row.case_id, config, approved_by=reviewer)
     return case_result(config, row.case_id).model_dump()
 
 
+@contextmanager
+def _console_warnings_only() -> Iterator[None]:
+    """Prefect's progress lines go to the run's log, not to the terminal, while a refused
+    command renders what the refusal needs: the refusal stays one line on stderr."""
+    import logging
+
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    handlers = [handler for handler in logging.getLogger().handlers if isinstance(handler, PrefectConsoleHandler)]
+    levels = [handler.level for handler in handlers]
+    for handler in handlers:
+        handler.setLevel(max(handler.level, logging.WARNING))
+    try:
+        yield
+    finally:
+        for handler, level in zip(handlers, levels):
+            handler.setLevel(level)
+
+
+def _waiting_for_second_reviewer(db: Path, case_id: str) -> list[str]:
+    with open_db(db, read_only=True) as con:
+        return sorted(review.pending_second_reviews(con, case_id))
+
+
 def review_change(args: argparse.Namespace, db: Path, out: Path) -> dict:
-    """`review release|withhold CASE ITEM...`: override decisions, then refresh the review copy."""
+    """`review release|withhold CASE ITEM...`: override decisions, then refresh the review copy.
+
+    A release of a value withheld under a graded address or with no trace waits for a second
+    reviewer (`review confirm`): the JSON lists what waits in `awaiting_second_reviewer`."""
     from innsyn.config import case_result
     from innsyn.render_answer import render_answer
 
     row = _case_or_bad_input(db, args.case_id)
     config = _config(db, out, args.policy)
+    reviewer = cases.check_actor_name(args.reviewer, "--reviewer")
     changes = [review.ItemChange(item_id=item, decision=args.review_command, rule=getattr(args, "rule", None))
                for item in args.items]
     with open_db(db) as con:
-        changed = review.apply_changes(con, row, changes, reviewer=args.reviewer, reason=args.reason,
-                                       policy=load_policy(args.policy), now=clock.now())
+        changed = review.apply_changes(con, row, changes, reviewer=reviewer, reason=args.reason,
+                                       policy=checked_policy(args.policy), now=clock.now())
     with foreground_run(_schools_of(db, row.case_id)):
         render_answer(row.case_id, config, publish=False)
-    return {**case_result(config, row.case_id).model_dump(), "changed_items": changed}
+    return {**case_result(config, row.case_id).model_dump(), "changed_items": changed,
+            "awaiting_second_reviewer": _waiting_for_second_reviewer(db, row.case_id)}
+
+
+def review_confirm(args: argparse.Namespace, db: Path, out: Path) -> dict:
+    """`review confirm CASE ITEM... --reviewer NAME`: a second reviewer confirms releases of values
+    withheld under a graded address or with no trace."""
+    from innsyn.config import case_result
+
+    row = _case_or_bad_input(db, args.case_id)
+    config = _config(db, out, args.policy)
+    reviewer = cases.check_actor_name(args.reviewer, "--reviewer")
+    with open_db(db) as con:
+        confirmed = review.confirm_releases(con, row, list(args.items), reviewer=reviewer, reason=args.reason,
+                                            policy=checked_policy(args.policy), now=clock.now())
+    return {**case_result(config, row.case_id).model_dump(), "confirmed_items": confirmed,
+            "awaiting_second_reviewer": _waiting_for_second_reviewer(db, row.case_id)}
+
+
+def review_rescreen(args: argparse.Namespace, db: Path, out: Path) -> dict:
+    """`review rescreen CASE`: screen the case again against today's register. When anything
+    differs, the new decisions replace the old (reviewer overrides included), the case is back
+    at review and its review copy is rendered again; the JSON's `rescreen` says what changed."""
+    from innsyn import rescreen
+    from innsyn.config import case_result
+    from innsyn.render_answer import render_answer
+
+    row = _case_or_bad_input(db, args.case_id)
+    config = _config(db, out, args.policy)
+    review.check_reviewable(row)
+    with open_db(db) as con:
+        again = rescreen.rescreen(con, row, checked_policy(args.policy), clock.now(), actor=config.actor)
+    if again.changed:
+        with foreground_run(_schools_of(db, row.case_id)):
+            render_answer(row.case_id, config, publish=False)
+        print(f"innsyn: case {row.case_id} was screened again ({again.summary()}): it waits for review",
+              file=sys.stderr)
+    else:
+        print(f"innsyn: case {row.case_id}: the register gives the same decisions: nothing changed", file=sys.stderr)
+    return {**case_result(config, row.case_id, unchanged=not again.changed).model_dump(),
+            "rescreen": again.as_json()}
 
 
 def review_log(args: argparse.Namespace, db: Path, out: Path) -> dict:
@@ -314,13 +403,26 @@ def report_compliance(args: argparse.Namespace, db: Path, out: Path) -> dict:
 
 
 def serve(args: argparse.Namespace, db: Path, out: Path) -> dict:
-    """`innsyn serve`: run the deployments until interrupted (see innsyn.serve)."""
-    from innsyn import deadlines
+    """`innsyn serve`: run the deployments until interrupted (see innsyn.serve).
 
+    Refused (bad input) against a Prefect API on the network without a password, and under a
+    policy weaker than the standard unless started with --allow-weak-policy."""
+    from innsyn import deadlines
+    from innsyn.serve import check_api_protected
+
+    check_api_protected()
     target = deadlines.target_working_days(args.target_days)
+    policy = load_policy(args.policy)  # a broken policy is bad input: say so before serving
+    weaknesses = policy_weaknesses(policy)
+    if weaknesses and not args.allow_weak_policy:
+        raise BadInput(f"{weakness_warning(policy, weaknesses)}: `innsyn serve` refuses it "
+                       "(start with --allow-weak-policy to serve it all the same)")
+    checked_policy(args.policy)
     _require_db(db)
-    _config(db, out, args.policy)  # a broken policy is bad input: say so before serving
+    _config(db, out, args.policy)
+    intake = args.intake or (Path(os.environ["INNSYN_INTAKE"]) if os.environ.get("INNSYN_INTAKE") else None)
     from innsyn.serve import serve_deployments
 
-    names = serve_deployments(db=db, out=out, policy=args.policy, target_days=target)
+    names = serve_deployments(db=db, out=out, policy=args.policy, target_days=target, intake=intake,
+                              allow_weak_policy=args.allow_weak_policy, pause_for_review=args.review_in_prefect)
     return {"served": names, "stopped": True}

@@ -207,3 +207,43 @@ def _describe(error: dict, data: dict) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+# ----------------------------------------------------------------------------- weakening
+# A policy can be valid and still weaker than the law the product encodes: a marker no rule
+# names is found and then released, and a graded address released without a lawyer's eyes.
+# These are computed from MARKERS, so a marker added to the code is covered the day it is.
+
+#: A graded address (fortrolig, strengt fortrolig, strengt fortrolig utland): a police or tax
+#: office security grading, never one person's own choice.
+GRADED_MARKER_PART = "_fortrolig"
+
+
+def is_graded_marker(marker: str) -> bool:
+    return GRADED_MARKER_PART in marker
+
+
+def graded_rules(policy: Policy) -> frozenset[str]:
+    """Rules a value withheld under needs two reviewers to release: a graded-address rule
+    (one of its markers is a graded address) or a rule that leaves no trace."""
+    return frozenset(rule.id for rule in policy.rules
+                     if rule.no_trace or any(is_graded_marker(marker) for marker in rule.markers))
+
+
+def policy_weaknesses(policy: Policy) -> list[str]:
+    """What this policy leaves unguarded, one phrase each, naming markers and rules only.
+
+    - a marker of MARKERS that no rule names: screening finds it and withholds nothing;
+    - a graded-address rule with `requires_review = false`: such a case can be released
+      without any reviewer.
+    """
+    named = {marker for rule in policy.rules for marker in rule.markers}
+    weaknesses = [f"marker {marker!r} has no rule" for marker in MARKERS if marker not in named]
+    weaknesses += [f"rule {rule.id!r} (graded address) does not require review" for rule in policy.rules
+                   if not rule.requires_review and any(is_graded_marker(marker) for marker in rule.markers)]
+    return weaknesses
+
+
+def weakness_warning(policy: Policy, weaknesses: list[str]) -> str:
+    """The one line a command prints on stderr for a weakened policy."""
+    return f"policy {policy.label} is weaker than the standard: {'; '.join(weaknesses)}"

@@ -28,9 +28,9 @@ from innsyn import cases, clock, review
 from innsyn.case_documents import CasePaths, build_answer
 from innsyn.config import TASK_OPTIONS, CaseResult, RunConfig, case_result
 from innsyn.db import init_schema, open_db, transaction
-from innsyn.policy import load_policy
+from innsyn.policy import load_policy, policy_weaknesses, weakness_warning
 from innsyn.render_answer import render_case
-from innsyn.request import parse_request
+from innsyn.request import BadInput, parse_request
 from innsyn.screening import ScreeningSummary, screen_case
 
 
@@ -43,6 +43,9 @@ class ReviewInput(RunInput):
                                                 "ids; write no names or values here, Prefect stores this text")
     changes: list[review.ItemChange] = Field(default_factory=list,
                                              description="Item ids to release or withhold, from the review copy")
+    confirm: list[str] = Field(default_factory=list,
+                               description="Item ids another reviewer released from a graded address or a "
+                                           "no-trace rule, that you confirm as the second reviewer")
 
 
 class Registration(NamedTuple):
@@ -69,6 +72,9 @@ def register(request_path: str, config: RunConfig) -> Registration:
 def screen(case_id: str, config: RunConfig) -> ScreeningSummary:
     """Decide every consented value of the case under the policy in force."""
     policy = load_policy(config.policy)
+    weaknesses = policy_weaknesses(policy)
+    if weaknesses:
+        get_run_logger().warning("%s", weakness_warning(policy, weaknesses))
     now = clock.now()
     with open_db(config.db) as con, transaction(con):
         summary = screen_case(con, case_id, policy, now)
@@ -79,7 +85,8 @@ def screen(case_id: str, config: RunConfig) -> ScreeningSummary:
             data_hash=summary.data_hash,
             detail={"released_items": summary.released_items, "withheld_items": summary.withheld_items,
                     "no_trace_items": summary.no_trace_items, "consent_conflicts": summary.consent_conflicts,
-                    "thin_classes": list(summary.thin_classes), "requires_review": summary.requires_review},
+                    "thin_classes": list(summary.thin_classes), "requires_review": summary.requires_review,
+                    **({"policy_weaknesses": weaknesses} if weaknesses else {})},
         )
     get_run_logger().info(
         "case %s screened: %d released, %d withheld, review %s",
@@ -107,7 +114,7 @@ def mark_awaiting_review(case_id: str, config: RunConfig) -> None:
 
 @task(**TASK_OPTIONS)
 def apply_review(case_id: str, decision: ReviewInput, config: RunConfig) -> bool:
-    """Apply a reviewer's changes and, if they approve, record the approval."""
+    """Apply a reviewer's changes and confirmations and, if they approve, record the approval."""
     policy = load_policy(config.policy)
     now = clock.now()
     with open_db(config.db) as con:
@@ -115,9 +122,28 @@ def apply_review(case_id: str, decision: ReviewInput, config: RunConfig) -> bool
         if decision.changes:
             review.apply_changes(con, case, decision.changes, reviewer=decision.reviewer,
                                  reason=decision.reason, policy=policy, now=now)
+            case = cases.find_case(con, case_id)
+        if decision.confirm:
+            review.confirm_releases(con, case, decision.confirm, reviewer=decision.reviewer,
+                                    reason=decision.reason, policy=policy, now=now)
         if decision.approve:
             review.approve(con, case, reviewer=decision.reviewer, reason=decision.reason, policy=policy, now=now)
     return decision.approve
+
+
+@task(**TASK_OPTIONS)
+def still_current(case_id: str, config: RunConfig) -> bool:
+    """An approved case about to be released (a run resumed after a crash): are its decisions
+    still today's? If not, it has been screened again and is back at review."""
+    from innsyn import rescreen
+
+    policy = load_policy(config.policy)
+    with open_db(config.db) as con:
+        again = rescreen.rescreen(con, cases.find_case(con, case_id), policy, clock.now(), actor=config.actor)
+    if again.changed:
+        get_run_logger().warning("case %s: the register changed since it was approved (%s); it is back at review",
+                                 case_id, again.summary())
+    return not again.changed
 
 
 def wait_for_reviewer(case_id: str, summary: ScreeningSummary, config: RunConfig) -> ReviewInput | None:
@@ -148,6 +174,9 @@ def process_request(request_path: str, config: RunConfig) -> CaseResult:
         get_run_logger().info("case %s is already %s: nothing changed", case_id, status)
         return case_result(config, case_id, unchanged=True)
     approved_by = None
+    if status == "approved" and not still_current(case_id, config):
+        render_case(case_id, config, publish=False)
+        return case_result(config, case_id)
     if status != "approved":
         summary = screen(case_id, config)
         if summary.requires_review:
@@ -170,8 +199,11 @@ def review_in_flow(case_id: str, summary: ScreeningSummary, config: RunConfig, r
         with open_db(config.db, read_only=True) as con:
             if cases.find_case(con, case_id).status == "released":  # approved from the CLI meanwhile
                 return None
-        if apply_review(case_id, decision, config):
-            return decision.reviewer
+        try:
+            if apply_review(case_id, decision, config):
+                return cases.check_actor_name(decision.reviewer, "reviewer")
+        except BadInput as refused:  # four eyes, a second reviewer, stale decisions: say so, and wait again
+            get_run_logger().warning("case %s: %s", case_id, refused)
         render_case(case_id, config, publish=False)  # show the reviewer their changes
     return None
 

@@ -2,10 +2,11 @@
 
 Two Prefect deployments run in this one process with `prefect.serve`:
 
-- `process-request/process-request` processes a request on demand: start a run from the
-  Prefect UI, the API or `prefect deployment run process-request/process-request -p
-  request_path=/path/to/request.json`. The database, output folder, policy and acting service
-  account are fixed when the service starts (parameters hold paths, never personal data).
+- `process-request/process-request` processes a request on demand: put the request file in
+  the service's intake folder and start a run from the Prefect UI, the API or `prefect
+  deployment run process-request/process-request -p request_path=request.json`. The request's
+  path is the only parameter: the database, output folder, intake folder, policy and acting
+  service account are fixed when the service starts (innsyn.service_flows).
 - `compliance-report/weekly-compliance-report` writes the compliance report for the previous
   week every Monday at 07:00 Europe/Oslo (cron `0 7 * * 1` in that zone, so the run stays at
   07:00 local time across summer time).
@@ -15,8 +16,12 @@ in this process, warm: Prefect, the flows and WeasyPrint's fonts are loaded once
 every request (innsyn.warm_worker).
 
 Paths are made absolute, so a run finds the database wherever the runner starts it. The
-deployments name their flows by module path (`innsyn.compliance_report.compliance_report`),
+deployments name their flows by module path (`innsyn.service_flows.compliance_report_in_service`),
 so they load from the installed package, not from a file relative to the working directory.
+
+The Prefect API has no authentication of its own: the service starts only against a server on
+this machine (loopback) or one that asks for a password (`PREFECT_API_AUTH_STRING`), see
+`check_api_protected`.
 
 When one machine is not enough, the same deployments are declared in prefect.yaml for a
 Prefect server with a work pool and workers (see README, "Running as a service").
@@ -24,20 +29,23 @@ Prefect server with a work pool and workers (see README, "Running as a service")
 
 from __future__ import annotations
 
+import ipaddress
 import signal
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron, Schedule
-from prefect.settings import PREFECT_API_URL
+from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY, PREFECT_API_URL
 from prefect.types.entrypoint import EntrypointType
 
 from innsyn import cases, deadlines
-from innsyn.compliance_report import TIME_ZONE, WEEKLY_CRON, ReportConfig, compliance_report
+from innsyn.compliance_report import TIME_ZONE, WEEKLY_CRON
 from innsyn.db import default_db_path
-from innsyn.process_request import RunConfig, process_request
+from innsyn.request import BadInput
+from innsyn.service_flows import ServiceSettings, default_intake, served_report_flow, served_request_flow
 from innsyn.warm_worker import WarmWorker
 
 PROCESS_DEPLOYMENT = "process-request"
@@ -51,24 +59,24 @@ def weekly_schedule() -> Schedule:
 
 
 def build_deployments(
-    *, db: Path | str, out: Path | str, policy: Path | str | None = None, target_days: int, actor: str
+    *, db: Path | str, out: Path | str, policy: Path | str | None = None, target_days: int, actor: str,
+    intake: Path | str | None = None, allow_weak_policy: bool = False, pause_for_review: bool = False,
 ) -> list[RunnerDeployment]:
-    """The two deployments `innsyn serve` runs, with their parameters fixed to this service."""
-    db, out = str(Path(db).resolve()), str(Path(out).resolve())
-    run_config = RunConfig(db=db, out=out, policy=str(Path(policy).resolve()) if policy else None, actor=actor)
-    report_config = ReportConfig(db=db, out=out, target_days=target_days)
+    """The two deployments `innsyn serve` runs. Their flows hold this service's settings; a
+    caller names a request file in the intake folder, or a report's period, and nothing else."""
+    settings = ServiceSettings.create(db=db, out=out, policy=policy, actor=actor, intake=intake,
+                                      allow_weak_policy=allow_weak_policy, pause_for_review=pause_for_review)
     return [
-        process_request.to_deployment(
+        served_request_flow(settings).to_deployment(
             name=PROCESS_DEPLOYMENT,
-            parameters={"config": run_config.model_dump()},
-            description="Process one innsyn request on demand: -p request_path=/path/to/request.json",
+            description=("Process one innsyn request on demand: put the request file in "
+                         f"{settings.intake} and run with -p request_path=FILE"),
             tags=TAGS,
             entrypoint_type=EntrypointType.MODULE_PATH,
         ),
-        compliance_report.to_deployment(
+        served_report_flow(settings.report_config(target_days)).to_deployment(
             name=REPORT_DEPLOYMENT,
             schedules=[weekly_schedule()],
-            parameters={"config": report_config.model_dump()},
             description="The compliance report for the previous week, every Monday 07:00 Europe/Oslo",
             tags=TAGS,
             entrypoint_type=EntrypointType.MODULE_PATH,
@@ -76,17 +84,53 @@ def build_deployments(
     ]
 
 
+def check_api_protected() -> None:
+    """Refuse to serve on a Prefect API that anyone on the network can use (BadInput, one line).
+
+    The API has no authentication of its own: whoever reaches it can start runs, read their
+    logs, and change or delete deployments. Served here it must be this machine's (no
+    PREFECT_API_URL: a temporary server on 127.0.0.1; or a loopback address), or ask for the
+    password of `PREFECT_SERVER_API_AUTH_STRING`, which this side then sends
+    (`PREFECT_API_AUTH_STRING`), or be Prefect Cloud with an API key.
+    """
+    url = PREFECT_API_URL.value()
+    if not url:
+        return
+    host = (urlsplit(url).hostname or "").lower()
+    if _is_loopback(host) or PREFECT_API_AUTH_STRING.value():
+        return
+    if PREFECT_API_KEY.value() and (host == "prefect.cloud" or host.endswith(".prefect.cloud")):
+        return
+    raise BadInput(f"PREFECT_API_URL: the Prefect API at {host or url!r} is not on this machine and "
+                   "PREFECT_API_AUTH_STRING is not set: anyone who reaches that API could start runs; protect "
+                   "the server with PREFECT_SERVER_API_AUTH_STRING behind TLS and set PREFECT_API_AUTH_STRING here")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def serve_deployments(
-    *, db: Path | str, out: Path | str, policy: Path | str | None = None, target_days: int
+    *, db: Path | str, out: Path | str, policy: Path | str | None = None, target_days: int,
+    intake: Path | str | None = None, allow_weak_policy: bool = False, pause_for_review: bool = False,
 ) -> list[str]:
     """Serve the deployments until interrupted; the names of what was served."""
     deployments = build_deployments(db=db, out=out, policy=policy, target_days=target_days,
-                                    actor=cases.current_user())
+                                    actor=cases.current_user(), intake=intake,
+                                    allow_weak_policy=allow_weak_policy, pause_for_review=pause_for_review)
     # On shutdown Prefect pauses the schedules, so a stopped service leaves no runs waiting
     # in vain. Without a configured server the temporary one stops with us: nothing to pause.
     names = [deployment.full_name for deployment in deployments]
+    intake_folder = Path(intake).resolve() if intake else default_intake(out)
+    intake_folder.mkdir(parents=True, exist_ok=True)
     # stdout carries one JSON object when we stop (the contract): Prefect's banner goes to stderr
-    print(f"innsyn: serving {', '.join(names)}; the report runs Mondays 07:00 {TIME_ZONE}. "
+    print(f"innsyn: serving {', '.join(names)}; the report runs Mondays 07:00 {TIME_ZONE}; requests are "
+          f"taken from {intake_folder}. "
           "Stop with Ctrl-C or SIGTERM.", file=sys.stderr, flush=True)
     # SIGTERM (a service manager's stop) is a clean stop at any moment: Prefect's runner handles
     # it once it runs; before that, while the deployments are being registered, we do.

@@ -157,8 +157,12 @@ class WarmWorker(socketserver.UnixStreamServer):
             return {"declined": "another database"}
         if message.get("clock") != _clock():
             return {"declined": "another clock"}
-        config = RunConfig(db=str(self.db), out=message["out"], policy=message["policy"], actor=message["actor"])
+        from innsyn.cases import check_actor_name
+
         try:
+            # the client checked the name already; the service does not take it on trust
+            actor = check_actor_name(str(message["actor"]), "INNSYN_USER")
+            config = RunConfig(db=str(self.db), out=message["out"], policy=message["policy"], actor=actor)
             with foreground_run(1):
                 result = process_request(message["request"], config)
         except (BadInput, *USER_ERRORS) as error:

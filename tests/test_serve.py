@@ -22,8 +22,6 @@ import pytest
 import yaml
 
 from conftest import INNSYN, canary_export, innsyn, innsyn_env, write_request
-from innsyn.compliance_report import ReportConfig
-from innsyn.process_request import RunConfig
 from innsyn.serve import REPORT_DEPLOYMENT, build_deployments
 from innsyn.warm_worker import socket_path
 
@@ -43,11 +41,13 @@ def test_the_report_runs_weekly_and_requests_on_demand(deployments, tmp_path):
     (schedule,) = deployments[REPORT].schedules
     assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 7 * * 1", "Europe/Oslo")
     assert not deployments[PROCESS].schedules
-    # the service's own paths and target, absolute, so a run finds them from anywhere
-    assert deployments[REPORT].parameters["config"] == {
-        "db": str(tmp_path / "innsyn.duckdb"), "out": str(tmp_path / "out"), "target_days": 2}
-    assert deployments[PROCESS].parameters["config"]["actor"] == "innsyn-service"
-    assert deployments[REPORT].entrypoint == "innsyn.compliance_report.compliance_report"
+    # a caller gives a request file or a period, nothing else: the service's own paths, target
+    # and account are in the flows it serves, not in parameters a run could change
+    assert deployments[PROCESS].parameters == deployments[REPORT].parameters == {}
+    assert set(deployments[PROCESS]._parameter_openapi_schema.properties) == {"request_path"}
+    assert set(deployments[REPORT]._parameter_openapi_schema.properties) == {"date_from", "date_to"}
+    assert str(tmp_path / "intake") in deployments[PROCESS].description
+    assert deployments[REPORT].entrypoint == "innsyn.service_flows.compliance_report_in_service"
 
 
 def test_the_schedule_is_registered_with_its_cron_and_time_zone(deployments, prefect_server):
@@ -84,12 +84,17 @@ def test_prefect_yaml_declares_the_same_deployments_for_a_work_pool(monkeypatch)
 
     report = by_name[REPORT_DEPLOYMENT]
     assert report["schedules"] == [{"cron": "0 7 * * 1", "timezone": "Europe/Oslo"}]
-    assert ReportConfig(**report["parameters"]["config"]).db == "/srv/innsyn/data/innsyn.duckdb"
-    assert RunConfig(**by_name["process-request"]["parameters"]["config"]).out == "/srv/innsyn/out"
+    # no parameters a run could change: a worker's settings are its own environment
+    assert all("parameters" not in deployment for deployment in by_name.values())
+    assert apply_values(declared["pull"], {}) == [
+        {"prefect.deployments.steps.set_working_directory": {"directory": "/srv/innsyn"}}]
     for deployment in by_name.values():
         assert deployment["work_pool"]["name"] == "innsyn"
         flow = load_flow_from_entrypoint(str(PROJECT / deployment["entrypoint"]))
-        assert flow.name == deployment["entrypoint"].split(":")[1].replace("_", "-")
+        assert flow.name == {"process-request": "process-request",
+                             REPORT_DEPLOYMENT: "compliance-report"}[deployment["name"]]
+    process = load_flow_from_entrypoint(str(PROJECT / by_name["process-request"]["entrypoint"]))
+    assert list(process.parameters.properties) == ["request_path"]
 
 
 def test_innsyn_serve_registers_the_deployments_answers_process_and_stops_on_sigterm(tmp_path, prefect_api_url):
@@ -107,10 +112,12 @@ def test_innsyn_serve_registers_the_deployments_answers_process_and_stops_on_sig
             time.sleep(1)
             with get_client(sync_client=True) as client:
                 found = client.read_deployments()
-            served = next((d for d in found if d.name == REPORT_DEPLOYMENT
-                           and d.parameters.get("config", {}).get("db") == str(tmp_path / "innsyn.duckdb")), None)
-        assert served is not None, "innsyn serve did not register the weekly report"
-        assert served.schedules[0].schedule.cron == "0 7 * * 1"
+            served = next((d for d in found if d.name == "process-request"
+                           and str(tmp_path / "intake") in (d.description or "")), None)
+        assert served is not None, "innsyn serve did not register its deployments"
+        with get_client(sync_client=True) as client:
+            report = client.read_deployment_by_name(REPORT)
+        assert report.schedules[0].schedule.cron == "0 7 * * 1"
         # a one-class request from the shell is answered warm, in the service's process
         processed = innsyn(tmp_path, prefect_api_url, "process", "request.json")
         assert processed.returncode == 0, processed.stderr
