@@ -25,7 +25,7 @@ from typing import Literal
 import duckdb
 from pydantic import BaseModel, Field
 
-from innsyn import cases
+from innsyn import cases, screening
 from innsyn.db import transaction
 from innsyn.policy import Policy, graded_rules
 from innsyn.request import BadInput
@@ -98,6 +98,11 @@ def apply_changes(
         (status,) = con.execute("SELECT status FROM cases WHERE case_id = ?", [case.case_id]).fetchone()
         for change in changes:
             _override(con, case.case_id, change, known[change.item_id][1], reviewer, reason, policy, now)
+        # what the change implies for the rest (a line withheld by hand leaves no bare name);
+        # the reviewer's own decisions stand
+        implied = screening.apply_consequences(con, case.case_id, policy)
+        if implied:
+            detail["implied_items"] = implied
         cases.record_event(con, case.case_id, "overridden", reviewer, now, policy_version=policy.version,
                            reason=reason, detail=detail)
         if status == "approved":

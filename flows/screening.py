@@ -147,16 +147,26 @@ def write_decisions(con: duckdb.DuckDBPyConnection, case_id: str, policy: Policy
 MAX_CONSISTENCY_ROUNDS = 50
 
 
-def make_consistent(con: duckdb.DuckDBPyConnection, case_id: str) -> None:
+def make_consistent(con: duckdb.DuckDBPyConnection, case_id: str) -> int:
     """Apply what one decision implies for others (sql/case_decisions_consistent.sql) until
-    nothing changes. Run after screening and after a reviewer's change."""
+    nothing changes; how many values it withheld. Needs the address macros and the temp
+    table policy_rules (find_markers loads both; apply_consequences does for a review)."""
+    changed = 0
     for _ in range(MAX_CONSISTENCY_ROUNDS):
         con.execute(sql("case_decisions_consistent"), {"case_id": case_id})
         (pending,) = con.execute("SELECT count(*) FROM decision_consequences").fetchone()
         if not pending:
-            return
+            return changed
         con.execute(sql("case_decisions_apply"), {"case_id": case_id})
+        changed += pending
     raise RuntimeError(f"case {case_id}: decisions did not settle in {MAX_CONSISTENCY_ROUNDS} rounds")
+
+
+def apply_consequences(con: duckdb.DuckDBPyConnection, case_id: str, policy: Policy) -> int:
+    """After a reviewer's change: what it implies for the other values of the case."""
+    con.execute(sql("normalize_address"))
+    load_policy_rules(con, policy)
+    return make_consistent(con, case_id)
 
 
 def _check_markers_known(con: duckdb.DuckDBPyConnection) -> None:

@@ -8,6 +8,7 @@ with a reason and approves; the public PDF, the redaction log and the events all
 from __future__ import annotations
 
 import csv
+import json
 import re
 import threading
 import time
@@ -140,3 +141,26 @@ def test_no_code_path_updates_or_deletes_events():
     pattern = re.compile(r"(UPDATE\s+case_events|DELETE\s+FROM\s+case_events|TRUNCATE\s+case_events|DROP\s+TABLE\s+(IF\s+EXISTS\s+)?case_events)", re.I)
     offenders = [str(path.relative_to(root)) for path in sources if pattern.search(path.read_text(encoding="utf-8"))]
     assert sources and offenders == []
+
+
+def test_a_guardian_line_withheld_by_hand_takes_the_bare_name_with_it(prefect_server, case_files, tmp_path):
+    """A pupil shown with no guardian line proves a withheld guardian: the reviewer's change
+    to the line reaches the name, and the event says so."""
+    result = process_request(str(tmp_path / "request.json"), case_files)
+    with open_db(case_files.db) as db:
+        items = [item for (item,) in db.execute(
+            "SELECT item_id FROM case_items WHERE guardian_id = 'F10' ORDER BY item_id").fetchall()]
+        (pupil,) = db.execute("SELECT DISTINCT student_id FROM case_items WHERE guardian_id = 'F10'").fetchone()
+        case = cases.find_case(db, result.case_id)
+        apply_changes(db, case, [ItemChange(item_id=item, decision="withhold", rule="fortrolig_adresse") for item in items],
+                      reviewer="Lise Jurist", reason="Opplyst av skolen", policy=load_policy(), now=clock.now())
+        name = db.execute("SELECT decision, rule, consent_state FROM case_items WHERE item_id = ?",
+                          [f"{pupil}/pupil_name"]).fetchone()
+    assert name == ("withhold", "fortrolig_adresse", "consent_not_sufficient")
+    overridden = [json.loads(detail) for event, detail in db_events_detail(case_files) if event == "overridden"]
+    assert overridden[-1]["implied_items"] == 1
+
+
+def db_events_detail(config: RunConfig) -> list[tuple]:
+    with duckdb.connect(config.db, read_only=True) as db:
+        return db.execute("SELECT event, detail FROM case_events ORDER BY event_id").fetchall()
