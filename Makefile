@@ -1,8 +1,9 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   installs what is needed and answers the bundled example requests
 #   make test   installs what is needed and runs the tests (.ci/run calls exactly this)
-# System libraries (WeasyPrint's Pango, poppler's pdftotext, fonts) come from Debian:
-#   make system-deps   (as root) installs them; every target checks them and says what is missing.
+# System libraries (WeasyPrint's Pango, poppler's pdftotext, fonts) come from Debian: run as
+# root, both install the ones missing themselves (`make system-deps` installs them all); run
+# as another user, they check them and say what to install.
 
 VENV    ?= .venv
 PYTHON  ?= python3
@@ -10,12 +11,12 @@ BIN      = $(VENV)/bin
 STAMP    = $(VENV)/.installed-stamp
 APT_PACKAGES = libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils fonts-dejavu-core fontconfig
 
-.PHONY: demo test test-fast system-deps check-system clean
+.PHONY: demo test test-fast system-deps missing-system-deps check-system clean
 
-demo: $(STAMP) check-system
+demo: missing-system-deps $(STAMP) check-system
 	$(BIN)/innsyn demo
 
-test: $(STAMP) check-system
+test: missing-system-deps $(STAMP) check-system
 	$(BIN)/pytest
 
 $(STAMP): pyproject.toml
@@ -28,7 +29,15 @@ check-system: $(STAMP)
 	$(BIN)/python -m innsyn.system_check
 
 system-deps:
-	apt-get update -qq && apt-get install -y -qq --no-install-recommends $(APT_PACKAGES)
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null
+
+# As root: install whichever of APT_PACKAGES is missing (nothing, quickly, when none is).
+missing-system-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
 
 clean:
 	rm -rf $(VENV) data out
