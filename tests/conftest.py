@@ -245,6 +245,16 @@ def innsyn(workdir: Path, prefect_api_url: str, *args: str, user: str = "saksbeh
     return subprocess.run([INNSYN, *args], cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
 
 
+def canary_case_awaiting_review(workdir: Path, prefect_api_url: str, request_id: str) -> Path:
+    """The canary export imported and a request for its 5B processed with the real CLI: a case
+    that waits for review (a graded address and an institution). Returns the work folder."""
+    assert innsyn(workdir, prefect_api_url, "db", "import", str(canary_export(workdir / "export"))).returncode == 0
+    write_request(workdir / "request.json", request_id=request_id)
+    processed = innsyn(workdir, prefect_api_url, "process", "request.json")
+    assert json.loads(processed.stdout)["status"] == "awaiting_review", processed.stderr
+    return workdir
+
+
 
 def dump_tables(db_path: Path) -> dict[str, list[tuple]]:
     """Every row of every table in the database file, sorted: its whole content."""

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import canary_export, innsyn, pdf_text, squeeze, write_request
+from conftest import canary_case_awaiting_review, innsyn, pdf_text, squeeze
 
 CASE = "2026-7801"
 ASE = sorted(["E1/pupil_name", "E1/F1/guardian_name", "E1/F1/email", "E1/F1/phone", "E1/F1/address"])
@@ -30,10 +30,7 @@ INSTITUTION_ADDRESS = "E2/F2/address"
 
 @pytest.fixture
 def case(tmp_path, prefect_api_url) -> Path:
-    assert innsyn(tmp_path, prefect_api_url, "db", "import", str(canary_export(tmp_path / "export"))).returncode == 0
-    write_request(tmp_path / "request.json", request_id="2026/7801")
-    assert json.loads(innsyn(tmp_path, prefect_api_url, "process", "request.json").stdout)["status"] == "awaiting_review"
-    return tmp_path
+    return canary_case_awaiting_review(tmp_path, prefect_api_url, "2026/7801")
 
 
 def grade_ase_strengt_fortrolig(workdir: Path, prefect_api_url: str) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import CANARIES, canary_export, innsyn, pdf_text, squeeze, write_request
+from conftest import CANARIES, canary_case_awaiting_review, canary_export, innsyn, pdf_text, squeeze, write_request
 
 CASE = "2026-7701"
 FORTROLIG_PUPIL = "E4/pupil_name"        # withheld by fortrolig_adresse
@@ -28,10 +28,7 @@ INSTITUTION_ADDRESS = "E2/F2/address"    # withheld by institusjonsadresse
 
 @pytest.fixture
 def case(tmp_path, prefect_api_url) -> Path:
-    assert innsyn(tmp_path, prefect_api_url, "db", "import", str(canary_export(tmp_path / "export"))).returncode == 0
-    write_request(tmp_path / "request.json", request_id="2026/7701")
-    assert json.loads(innsyn(tmp_path, prefect_api_url, "process", "request.json").stdout)["status"] == "awaiting_review"
-    return tmp_path
+    return canary_case_awaiting_review(tmp_path, prefect_api_url, "2026/7701")
 
 
 def review(workdir: Path, prefect_api_url: str, *args: str):
