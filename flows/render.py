@@ -36,6 +36,7 @@ from innsyn.answer import (
 )
 from innsyn.clock import SOURCE_DATE_EPOCH
 from innsyn.files import atomic_write_bytes
+from innsyn.leak_gate import Excused
 from innsyn.resources import TEMPLATES_DIR
 
 #: PDF/A-2u: PDF/A-2 level B plus Unicode text for every glyph, so the archived document's
@@ -191,6 +192,20 @@ def _local_fetcher(url: str, timeout: int = 10, ssl_context=None):
         if target.is_relative_to(TEMPLATES_DIR.resolve()):
             return weasyprint.default_url_fetcher(url, timeout=timeout, ssl_context=ssl_context)
     raise ValueError(f"innsyn renders offline: refusing to fetch {url!r}")
+
+
+def recipient_block(answer: Answer) -> Excused:
+    """The letter's recipient block as templates/felles/brev.html prints it, with the fixed
+    text around it: the references' last rows before, the title after. The leak gate excuses
+    the requester's own words there, and only there (`leak_gate.Excused`)."""
+    requester = answer.requester
+    pieces: list[tuple[str, bool]] = []
+    if requester.reference:
+        pieces += [("Deres referanse:", False), (requester.reference, True)]
+    pieces += [("Dato:", False), (norsk_dato(answer.decided_date), False)]
+    pieces += [(text, kind != "anonymous") for kind, text in requester.address_lines()]
+    pieces.append(("Svar på innsynskrav", False))
+    return Excused(tuple(pieces))
 
 
 def _vedlegg(answer: Answer):
