@@ -208,7 +208,11 @@ def review_in_flow(case_id: str, summary: ScreeningSummary, config: RunConfig, r
         try:
             if apply_review(case_id, decision, config):
                 return cases.check_actor_name(decision.reviewer, "reviewer")
-        except BadInput as refused:  # four eyes, a second reviewer, stale decisions: say so, and wait again
+        except review.ReturnedToReview:
+            # no counts: what changed may be a household that now leaves no trace
+            get_run_logger().warning("case %s was not approved: the register changed since it was screened; "
+                                     "it was screened again and waits for review", case_id)
+        except BadInput as refused:  # four eyes, a second reviewer: say so, and wait again
             get_run_logger().warning("case %s: %s", case_id, refused)
         render_case(case_id, config, publish=False)  # show the reviewer their changes
     return None

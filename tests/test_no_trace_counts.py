@@ -23,8 +23,8 @@ from innsyn.process_request import ReviewInput, RunConfig, process_request
 from conftest import write_request
 from test_prefect_no_personal_data import Captured, wait_until
 
-COUNTS = re.compile(r"(\d+)\s+(?:withheld|consent conflicts|values? (?:withheld|checked))|withheld_items\W+(\d+)",
-                    re.IGNORECASE)
+COUNTS = re.compile(r"(\d+)\s+(?:withheld|consent conflicts|values? (?:withheld|checked)|items changed|added|removed)"
+                    r"|withheld_items\W+(\d+)", re.IGNORECASE)
 
 
 def nonzero_counts(text: str) -> list[str]:
@@ -120,3 +120,41 @@ def test_prefect_never_counts_what_leaves_no_trace(prefect_server, register, tmp
         (detail,) = con.execute("SELECT detail FROM case_events WHERE case_id = '2026-77' AND event = 'screened'"
                                 ).fetchone()
     assert json.loads(detail)["no_trace_items"] == 5
+
+
+def test_a_household_graded_while_the_case_waits_is_not_counted_either(prefect_server, register, tmp_path):
+    """The register grades another household strengt fortrolig while the flow waits in its pause
+    form: the approval is refused, the case screened again and paused again (the flow says so),
+    and again without a count of what changed."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateName
+    from prefect.flow_runs import resume_flow_run
+
+    config = strengt_fortrolig_only(register, tmp_path)
+    request = write_request(tmp_path / "sf.json", request_id="2026/78")
+    outcome: dict = {}
+    runner = threading.Thread(target=lambda: outcome.update(result=process_request(str(request), config)))
+    runner.start()
+
+    def paused_run(not_before=None):
+        with get_client(sync_client=True) as client:
+            runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(name=FlowRunFilterStateName(any_=["Paused"]))))
+        run = next((run for run in runs if run.parameters.get("request_path") == str(request)), None)
+        return run if run and (not_before is None or run.state.timestamp > not_before) else None
+
+    approve = ReviewInput(approve=True, reviewer="Lise Jurist", reason="Vurdert").model_dump()
+    paused = wait_until(paused_run, timeout=120, what="the pause for review")
+    with duckdb.connect(config.db) as con:  # Åse's guardian is graded while the case waits
+        con.execute("UPDATE guardians SET address_protection = 'strengt_fortrolig' WHERE student_id = 'E0001'")
+    resume_flow_run(paused.id, run_input=approve)
+    again = wait_until(lambda: paused_run(not_before=paused.state.timestamp), timeout=120,
+                       what="the second pause, after screening again")
+    resume_flow_run(again.id, run_input=approve)
+    runner.join(timeout=180)
+    assert outcome["result"].status == "released"
+
+    records = flow_run_records(paused.id)
+    assert any("screened again" in line for line in records["logs"])
+    found = {where: nonzero_counts("\n".join(lines)) for where, lines in records.items()}
+    assert {where: counts for where, counts in found.items() if counts} == {}
