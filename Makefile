@@ -9,7 +9,11 @@ VENV    ?= .venv
 PYTHON  ?= python3
 BIN      = $(VENV)/bin
 STAMP    = $(VENV)/.installed-stamp
-APT_PACKAGES = libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils fonts-dejavu-core fontconfig
+# Fonts for names in a Norwegian register: DejaVu (Latin with Sámi, Greek, Cyrillic), Noto core
+# (Arabic, Hebrew, Ethiopic, Indic, Thai, Georgian, Armenian, ...: 42 MB), Droid Sans Fallback
+# (Chinese, Japanese: 7 MB), Nanum (Korean: 33 MB); fonts-noto-cjk would be 91 MB on its own.
+APT_PACKAGES = libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils fontconfig \
+               fonts-dejavu-core fonts-noto-core fonts-droid-fallback fonts-nanum
 
 .PHONY: demo test test-fast system-deps missing-system-deps check-system clean
 

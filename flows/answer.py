@@ -92,6 +92,21 @@ class Requester:
     organisation: str | None
     reference: str | None = None  # the requester's own reference ("Deres referanse"), if they gave one
 
+    def address_lines(self) -> tuple[tuple[str, str], ...]:
+        """The letter's recipient block, line by line, as (kind, text): `name`, `organisation`,
+        `email` (what the requester typed) or `anonymous` (our own words). The template prints
+        exactly these, and the leak gate excuses exactly these, there and nowhere else."""
+        lines: list[tuple[str, str]] = []
+        if self.name and self.name.strip():
+            lines.append(("name", self.name))
+            if self.organisation:
+                lines.append(("organisation", self.organisation))
+        else:
+            lines.append(("anonymous", "Anonym innsynsbegjærer"))
+        if self.email:
+            lines.append(("email", self.email))
+        return tuple(lines)
+
 
 @dataclass(frozen=True)
 class RuleSummary:

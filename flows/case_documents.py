@@ -344,7 +344,10 @@ def publish(answer: Answer, paths: CasePaths) -> int:
     staged = paths.staging_dir / paths.public_pdf.name
     with atomic_target(staged, private=True) as tmp:
         render.render_public_pdf(public, tmp)
-        leak_gate.check_pdf(tmp, withheld, released, namesakes=namesakes)
+        # the requester's own name, e-mail, organisation and reference may be withheld values
+        # (anyone may type a guess): excused in the letter's recipient block, nowhere else
+        leak_gate.check_pdf(tmp, withheld, released, namesakes=namesakes,
+                            excused_runs=(render.recipient_block(public),))
     move_into_place(staged, paths.public_pdf, private=False)
     with contextlib.suppress(OSError):  # leave it if a bulk run keeps parts there
         paths.staging_dir.rmdir()

@@ -37,6 +37,7 @@ import subprocess
 import tempfile
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from pypdf import PdfReader, PdfWriter
@@ -202,6 +203,36 @@ def pdf_texts(pdf_path: Path, *, page_text: bool = True) -> Iterator[str]:
 # --------------------------------------------------------------------------- checking
 
 
+@dataclass(frozen=True)
+class Excused:
+    """Text a document may show in one place only, whatever it equals: the letter's recipient
+    block, which prints what the requester typed.
+
+    `pieces` is a run of (text, excused) read back one right after the other: our own fixed
+    text (`excused=False`, e.g. "Dato: 24. november 2026" before the block and the title after
+    it) around the requester's words (`excused=True`). In each text read out of the PDF the
+    first place where the whole run is found (normalised) loses its excused pieces before any
+    withheld value is looked for; every other place keeps them. So a requester who names
+    themselves as a withheld pupil gets their answer, and learns nothing from it, while the
+    same name printed anywhere else (a released cell, the title) still fails the case. Where
+    the run is not found whole, nothing is excused: the gate fails closed.
+    """
+
+    pieces: tuple[tuple[str, bool], ...]
+
+    def apply(self, text: str) -> str:
+        """`text` (normalised) with the excused pieces of the run's first occurrence taken out."""
+        run = "".join(normalise(piece) for piece, _ in self.pieces)
+        if not run or not any(excused for _, excused in self.pieces):
+            return text
+        at = text.find(run)
+        if at == -1:
+            return text
+        kept = "\x00".join(normalise(piece) for piece, excused in self.pieces if not excused)
+        return text[:at] + "\x00" + kept + "\x00" + text[at + len(run):]
+
+
+
 # An address as the export writes it: "street number[, postal code city]".
 _STREET_AND_NUMBER = re.compile(r"^\s*([^,]*?\d[^,]*?)\s*,")
 # One word of a person's name: letters, with inner hyphens or apostrophes (Anne-Lise, O'Neil).
@@ -231,7 +262,7 @@ def value_parts(value: str) -> set[str]:
 
 def find_leaks(
     pdf_path: Path, withheld: Mapping[str, str], released: Iterable[str] = (), *, page_text: bool = True,
-    namesakes: Iterable[str] = (),
+    namesakes: Iterable[str] = (), excused_runs: Iterable[Excused] = (),
 ) -> list[str]:
     """The sorted item ids of withheld values that can be read out of the PDF.
 
@@ -240,6 +271,8 @@ def find_leaks(
     the PDF, it is a leak, whoever it was printed for; unless it is one of `namesakes` (the
     released names: another person may have the same name). Each value's parts
     (`value_parts`) are looked for too; a part counts only where no released value explains it.
+    `excused_runs`: text (the letter's recipient block) whose requester-typed pieces are taken
+    out of one place before looking (`Excused`).
     """
     released = list(released)
     released_norm = {normalise(v) for v in released}
@@ -257,7 +290,10 @@ def find_leaks(
                 wanted_parts.setdefault(part_norm, set()).add(item_id)
     if not wanted:
         return []
-    haystack = "\x00".join(normalise(text) for text in pdf_texts(Path(pdf_path), page_text=page_text))
+    texts = [normalise(text) for text in pdf_texts(Path(pdf_path), page_text=page_text)]
+    for run in excused_runs:
+        texts = [run.apply(text) for text in texts]
+    haystack = "\x00".join(texts)
     explained = _ReleasedText(released)
     # a value found only inside released values ("petter.berg@…" in "hans-petter.berg@…") is
     # another person's value, not a leak: every occurrence must be accounted for
@@ -329,9 +365,10 @@ class _ReleasedText:
 
 def check_pdf(
     pdf_path: Path, withheld: Mapping[str, str], released: Iterable[str] = (), *, page_text: bool = True,
-    namesakes: Iterable[str] = (),
+    namesakes: Iterable[str] = (), excused_runs: Iterable[Excused] = (),
 ) -> None:
     """Raise LeakFound (naming item ids only) if any withheld value is in the PDF."""
-    leaks = find_leaks(pdf_path, withheld, released, page_text=page_text, namesakes=namesakes)
+    leaks = find_leaks(pdf_path, withheld, released, page_text=page_text, namesakes=namesakes,
+                       excused_runs=excused_runs)
     if leaks:
         raise LeakFound(Path(pdf_path), leaks)

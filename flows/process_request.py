@@ -88,9 +88,11 @@ def screen(case_id: str, config: RunConfig) -> ScreeningSummary:
                     "thin_classes": list(summary.thin_classes), "requires_review": summary.requires_review,
                     **({"policy_weaknesses": weaknesses} if weaknesses else {})},
         )
+    # counts that leave for Prefect never include what leaves no trace (a strengt fortrolig
+    # household): "2 withheld" would say it exists; the case's events keep the exact counts
     get_run_logger().info(
         "case %s screened: %d released, %d withheld, review %s",
-        case_id, summary.released_items, summary.withheld_items + summary.no_trace_items,
+        case_id, summary.released_items, summary.withheld_items,
         "required" if summary.requires_review else "not required",
     )
     return summary
@@ -141,18 +143,22 @@ def still_current(case_id: str, config: RunConfig) -> bool:
     with open_db(config.db) as con:
         again = rescreen.rescreen(con, cases.find_case(con, case_id), policy, clock.now(), actor=config.actor)
     if again.changed:
-        get_run_logger().warning("case %s: the register changed since it was approved (%s); it is back at review",
-                                 case_id, again.summary())
+        # no counts: what changed may be a household that now leaves no trace
+        get_run_logger().warning("case %s: the register changed since it was approved; it is back at review",
+                                 case_id)
     return not again.changed
 
 
 def wait_for_reviewer(case_id: str, summary: ScreeningSummary, config: RunConfig) -> ReviewInput | None:
     """Pause the flow run until a reviewer answers; None when the wait times out."""
     paths = CasePaths.under(Path(config.out), case_id)
+    # Prefect stores this text: its counts leave out what leaves no trace (the values a
+    # strengt fortrolig household withholds, and the conflicts and thin classes they make);
+    # the review copy shows them
     description = (
-        f"Case {case_id} awaits legal review: {summary.withheld_items + summary.no_trace_items} withheld "
-        f"values, {summary.consent_conflicts} consent conflicts, {len(summary.thin_classes)} classes flagged "
-        f"for indirect identification. The review copy is {paths.review_pdf}. Give item ids from it to "
+        f"Case {case_id} awaits legal review: {summary.withheld_items} withheld values and as many "
+        f"consent conflicts (not counting values that leave no trace); classes flagged for indirect "
+        f"identification are named in the review copy, {paths.review_pdf}. Give item ids from it to "
         "release or withhold values; a change needs a reason."
     )
     try:
@@ -202,7 +208,11 @@ def review_in_flow(case_id: str, summary: ScreeningSummary, config: RunConfig, r
         try:
             if apply_review(case_id, decision, config):
                 return cases.check_actor_name(decision.reviewer, "reviewer")
-        except BadInput as refused:  # four eyes, a second reviewer, stale decisions: say so, and wait again
+        except review.ReturnedToReview:
+            # no counts: what changed may be a household that now leaves no trace
+            get_run_logger().warning("case %s was not approved: the register changed since it was screened; "
+                                     "it was screened again and waits for review", case_id)
+        except BadInput as refused:  # four eyes, a second reviewer: say so, and wait again
             get_run_logger().warning("case %s: %s", case_id, refused)
         render_case(case_id, config, publish=False)  # show the reviewer their changes
     return None

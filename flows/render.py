@@ -19,6 +19,7 @@ import gc
 import os
 import re
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -34,8 +35,10 @@ from innsyn.answer import (
     public_view,
     row_leaves_no_trace,
 )
+from innsyn import fonts
 from innsyn.clock import SOURCE_DATE_EPOCH
 from innsyn.files import atomic_write_bytes
+from innsyn.leak_gate import Excused
 from innsyn.resources import TEMPLATES_DIR
 
 #: PDF/A-2u: PDF/A-2 level B plus Unicode text for every glyph, so the archived document's
@@ -193,6 +196,20 @@ def _local_fetcher(url: str, timeout: int = 10, ssl_context=None):
     raise ValueError(f"innsyn renders offline: refusing to fetch {url!r}")
 
 
+def recipient_block(answer: Answer) -> Excused:
+    """The letter's recipient block as templates/felles/brev.html prints it, with the fixed
+    text around it: the references' last rows before, the title after. The leak gate excuses
+    the requester's own words there, and only there (`leak_gate.Excused`)."""
+    requester = answer.requester
+    pieces: list[tuple[str, bool]] = []
+    if requester.reference:
+        pieces += [("Deres referanse:", False), (requester.reference, True)]
+    pieces += [("Dato:", False), (norsk_dato(answer.decided_date), False)]
+    pieces += [(text, kind != "anonymous") for kind, text in requester.address_lines()]
+    pieces.append(("Svar på innsynskrav", False))
+    return Excused(tuple(pieces))
+
+
 def _vedlegg(answer: Answer):
     """The class lists attached to the public answer: none when the request is refused."""
     if answer.letter_outcome == "avslatt":
@@ -223,6 +240,33 @@ def _dropped(row: PupilRow) -> str | None:
     return None
 
 
+#: The review copy's flag for values with characters no installed font can draw (item ids only).
+UNDRAWABLE_FLAG = ("Tegn som ingen installert skrift kan vise (de blir tomme bokser i svaret og i denne "
+                   "kopien; kontroller verdiene i registeret)")
+_REQUESTER_FIELDS = (("name", "navn"), ("organisation", "organisasjon"), ("email", "e-post"),
+                     ("reference", "referanse"))
+
+
+def with_font_flags(answer: Answer) -> Answer:
+    """`answer` with a flag on each class list whose values hold characters no installed font
+    can draw (naming the item ids, never the characters), and one on the case when the
+    requester's own words do. One set lookup per character (`innsyn.fonts`)."""
+    classes, changed = [], False
+    for class_list in answer.classes:
+        ids = [cell.item_id for row in class_list.rows for cell in row.cells() if fonts.undrawable(cell.value)]
+        if ids:
+            class_list = replace(class_list, flags=(*class_list.flags, f"{UNDRAWABLE_FLAG}: {', '.join(ids)}"))
+            changed = True
+        classes.append(class_list)
+    fields = [label for field, label in _REQUESTER_FIELDS if fonts.undrawable(getattr(answer.requester, field))]
+    flags = answer.flags
+    if fields:
+        flags = (*flags, f"{UNDRAWABLE_FLAG}: innsynskreverens {', '.join(fields)}")
+    if not changed and not fields:
+        return answer
+    return replace(answer, classes=tuple(classes), flags=flags)
+
+
 def render_review_html(answer: Answer, *, css_href: str | None = None, front: bool = True,
                        lists: bool = True, with_remarks: frozenset[str] | None = None) -> str:
     """The internal review copy as HTML: every value, withheld ones highlighted.
@@ -232,8 +276,6 @@ def render_review_html(answer: Answer, *, css_href: str | None = None, front: bo
     are released whole. A reviewer of every class in Oslo reads hundreds of lists, not
     thousands of pages of lists nothing was taken from.
     """
-    shown = answer.classes if with_remarks is None else tuple(
-        c for c in answer.classes if c.class_id in with_remarks)
     dropped = {
         row.student_id: status
         for class_list in answer.classes
@@ -241,6 +283,9 @@ def render_review_html(answer: Answer, *, css_href: str | None = None, front: bo
         if (status := _dropped(row))
     }
     public = public_view(answer)
+    answer = with_font_flags(answer)
+    shown = answer.classes if with_remarks is None else tuple(
+        c for c in answer.classes if c.class_id in with_remarks)
     template = environment().get_template("intern/intern.html")
     return template.render(
         answer=answer,

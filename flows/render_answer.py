@@ -103,17 +103,20 @@ def prepare(case_id: str, config: RunConfig, approved_by: str | None, publish: b
 
 
 @task(**TASK_OPTIONS)
-def render_whole(plan: Plan, config: RunConfig) -> int:
-    """One school: letter and lists in one document, gated, published; the review copy beside it."""
+def render_whole(plan: Plan, config: RunConfig) -> None:
+    """One school: letter and lists in one document, gated, published; the review copy beside it.
+
+    Returns nothing: a count of the values gated would count those that leave no trace, and a
+    task's result and its successor's parameters are Prefect's to see (`finish` counts them)."""
     policy = load_policy(config.policy)
     paths = CasePaths.under(Path(config.out), plan.case_id)
     with open_db(config.db, read_only=True) as con:
         answer = build_answer(con, plan.case_id, policy, status_label=plan.status_label)
     if not plan.publish:
         write_review_copy(answer, paths)
-        return 0
+        return
     with _rendered_beside(lambda: write_review_copy(answer, paths), "the review copy"):
-        return publish(answer, paths)
+        publish(answer, paths)
 
 
 @contextmanager
@@ -194,7 +197,7 @@ def render_fronts(plan: Plan, config: RunConfig) -> None:
 
 
 @task(**TASK_OPTIONS)
-def merge_parts(plan: Plan, config: RunConfig) -> int:
+def merge_parts(plan: Plan, config: RunConfig) -> None:
     """Merge front + school parts; gate the merged file's metadata and bookmarks; publish."""
     staging = staging_dir(config, plan)
     paths = CasePaths.under(Path(config.out), plan.case_id)
@@ -216,7 +219,6 @@ def merge_parts(plan: Plan, config: RunConfig) -> int:
         move_into_place(merged, target, private=private)
     if plan.publish:
         shutil.rmtree(paths.staging_dir, ignore_errors=True)
-    return len(withheld)
 
 
 def _merge(parts: list[Path], target: Path) -> int:
@@ -230,12 +232,15 @@ def _merge(parts: list[Path], target: Path) -> int:
 
 
 @task(**TASK_OPTIONS)
-def finish(plan: Plan, config: RunConfig, checked: int, reused: int = 0) -> None:
-    """Record the release: status, paths, and an event with the count of values gated."""
+def finish(plan: Plan, config: RunConfig, reused: int = 0) -> None:
+    """Record the release: status, paths, and an event with the count of values gated (read
+    here, in the case's own record: it counts what leaves no trace)."""
     policy = load_policy(config.policy)
     paths = CasePaths.under(Path(config.out), plan.case_id)
     with open_db(config.db, read_only=True) as con:
         outcome = build_answer(con, plan.case_id, policy, rows=False).outcome
+        (checked,) = con.execute("SELECT count(*) FROM case_items WHERE case_id = ? AND decision = 'withhold'",
+                                 [plan.case_id]).fetchone()
     now = clock.now()
     with open_db(config.db) as con, transaction(con):
         cases.set_status(con, plan.case_id, "released", outcome=outcome, public_pdf=str(paths.public_pdf),
@@ -252,7 +257,7 @@ def render_answer(case_id: str, config: RunConfig, approved_by: str | None = Non
     plan = prepare(case_id, config, approved_by, publish)
     reused = 0
     if not plan.bulk:
-        checked = render_whole(plan, config)
+        render_whole(plan, config)
     else:
         with _workers_share_this_server():
             # the fronts (letter, review summary) render in the pool beside the schools
@@ -260,9 +265,9 @@ def render_answer(case_id: str, config: RunConfig, approved_by: str | None = Non
             futures = [render_school.submit(plan, school_id, config) for school_id in plan.schools]
             reused = _wait_with_progress(futures, plan, config)
             fronts.result()
-        checked = merge_parts(plan, config)
+        merge_parts(plan, config)
     if publish:
-        finish(plan, config, checked, reused)
+        finish(plan, config, reused)
 
 
 def render_case(case_id: str, config: RunConfig, approved_by: str | None = None, publish: bool = True) -> None:
@@ -280,9 +285,9 @@ def render_case(case_id: str, config: RunConfig, approved_by: str | None = None,
         render_answer(case_id, config, approved_by, publish)
         return
     plan = prepare(case_id, config, approved_by, publish)
-    checked = render_whole(plan, config)
+    render_whole(plan, config)
     if publish:
-        finish(plan, config, checked)
+        finish(plan, config)
 
 
 def _wait_with_progress(futures: list, plan: Plan, config: RunConfig) -> int:

@@ -42,6 +42,7 @@ class Rescreening:
     removed_items: tuple[str, ...] = ()   # values the case had and the register has no more
     overrides_dropped: tuple[str, ...] = ()  # reviewer overrides the new decisions replace
     policy_changed: bool = False
+    no_trace_items: frozenset[str] = frozenset()  # items that leave no trace, before or after
 
     @property
     def counts(self) -> dict[str, int]:
@@ -49,7 +50,9 @@ class Rescreening:
                 "removed": len(self.removed_items), "overrides_dropped": len(self.overrides_dropped)}
 
     def as_json(self) -> dict:
-        return {**asdict(self), "counts": self.counts}
+        fields = asdict(self)
+        del fields["no_trace_items"]  # the ids are in the lists already; the case's record says which
+        return {**fields, "counts": self.counts}
 
     def event_detail(self) -> dict:
         detail = {"previous_data_hash": self.previous_data_hash, "counts": self.counts,
@@ -59,9 +62,19 @@ class Rescreening:
         return detail
 
     def summary(self) -> str:
-        """One line: what changed, in counts."""
-        counts = self.counts
+        """One line: what changed, in counts of the items that leave a trace.
+
+        The line leaves the case's record (a terminal, a refused approval that Prefect stores):
+        a count of items that leave no trace would say that a strengt fortrolig household is
+        there. The `rescreened` event keeps every id and count."""
+        def traced(items: tuple[str, ...]) -> int:
+            return sum(1 for item in items if item not in self.no_trace_items)
+
+        counts = {"changed": traced(self.changed_items), "added": traced(self.added_items),
+                  "removed": traced(self.removed_items), "overrides_dropped": traced(self.overrides_dropped)}
         parts = [f"{counts['changed']} items changed", f"{counts['added']} added", f"{counts['removed']} removed"]
+        if not any(counts.values()):
+            parts = ["the decisions changed"]
         if counts["overrides_dropped"]:
             parts.append(f"{counts['overrides_dropped']} reviewer overrides dropped")
         if self.policy_changed:
@@ -91,6 +104,9 @@ def rescreen(con: duckdb.DuckDBPyConnection, case: cases.CaseRow, policy: Policy
         difference = con.execute(sql("case_rescreen_difference"), {"case_id": case.case_id}).fetchall()
         overridden = con.execute(
             "SELECT item_id FROM rescreen_before WHERE consent_state = 'overridden' ORDER BY item_id").fetchall()
+        no_trace = con.execute(
+            """SELECT item_id FROM rescreen_before WHERE no_trace
+               UNION SELECT item_id FROM case_items WHERE case_id = ? AND no_trace""", [case.case_id]).fetchall()
         result = Rescreening(
             case.case_id, True, previous_hash, summary.data_hash,
             changed_items=tuple(item for item, change in difference if change == "changed"),
@@ -98,6 +114,7 @@ def rescreen(con: duckdb.DuckDBPyConnection, case: cases.CaseRow, policy: Policy
             removed_items=tuple(item for item, change in difference if change == "removed"),
             overrides_dropped=tuple(item for (item,) in overridden),
             policy_changed=policy_changed,
+            no_trace_items=frozenset(item for (item,) in no_trace),
         )
         outcome = build_answer(con, case.case_id, policy, rows=False).outcome
         cases.set_status(con, case.case_id, "awaiting_review", outcome=outcome, policy_name=policy.name,
