@@ -5,6 +5,14 @@
 # root, both install the ones missing themselves (`make system-deps` installs them all); run
 # as another user, they check them and say what to install.
 
+# bash with pipefail: pip's output goes through a filter, and pip's own exit status must count
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+
+# Some machines' pip configuration names package folders that do not exist; pip says so
+# once per package and folder. Those lines go; any other warning is shown.
+PIP_NOISE = sed -u '/is ignored: it is neither a file nor a directory/d'
+
 VENV    ?= .venv
 PYTHON  ?= python3
 BIN      = $(VENV)/bin
@@ -25,8 +33,8 @@ test: missing-system-deps $(STAMP) check-system
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | $(PIP_NOISE)
+	$(BIN)/python -m pip install --quiet -e '.[test]' 2>&1 | $(PIP_NOISE)
 	touch $(STAMP)
 
 check-system: $(STAMP)
