@@ -391,5 +391,19 @@ def test_under_the_default_policy_graded_and_institution_values_never_go_out(sch
             assert d.decision == "withhold", item
         if any("strengt_fortrolig" in m for m in found):
             assert d.no_trace, item
-        if found <= {"unlisted_phone"}:
+        if found <= {"unlisted_phone"} and not withheld_elsewhere(school, decisions, item):
             assert d.decision == "release", item  # consent lifts an unlisted phone, and nothing else touches it
+
+
+def withheld_elsewhere(school: School, decisions: dict[str, Decision], item: str) -> bool:
+    """The same e-mail, phone or address is withheld in another row (a household member's
+    line): screening withholds it here too (sql/case_decisions_consistent.sql)."""
+    field = item.rsplit("/", 1)[1]
+    if field not in ("email", "phone", "address"):
+        return False
+    def key(one: str) -> str:
+        value = value_of(school, one)
+        return PHONE_KEYS[value] if field == "phone" else "".join(value.lower().split())
+
+    return any(decisions[other].decision == "withhold" for other in decisions
+               if other != item and other.endswith(f"/{field}") and key(other) == key(item))
