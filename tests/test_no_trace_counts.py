@@ -21,7 +21,7 @@ import duckdb
 from innsyn.process_request import ReviewInput, RunConfig, process_request
 
 from conftest import write_request
-from test_prefect_no_personal_data import Captured, wait_until
+from test_prefect_no_personal_data import Captured, paused_run_of, wait_until
 
 COUNTS = re.compile(r"(\d+)\s+(?:withheld|consent conflicts|values? (?:withheld|checked)|items changed|added|removed)"
                     r"|withheld_items\W+(\d+)", re.IGNORECASE)
@@ -78,8 +78,6 @@ def flow_run_records(flow_run_id) -> dict[str, list[str]]:
 
 
 def test_prefect_never_counts_what_leaves_no_trace(prefect_server, register, tmp_path):
-    from prefect import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateName
     from prefect.flow_runs import resume_flow_run
 
     config = strengt_fortrolig_only(register, tmp_path)
@@ -91,13 +89,7 @@ def test_prefect_never_counts_what_leaves_no_trace(prefect_server, register, tmp
         runner = threading.Thread(target=lambda: outcome.update(result=process_request(str(request), config)))
         runner.start()
 
-        def paused_run():
-            with get_client(sync_client=True) as client:
-                runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
-                    state=FlowRunFilterState(name=FlowRunFilterStateName(any_=["Paused"]))))
-            return next((run for run in runs if run.parameters.get("request_path") == str(request)), None)
-
-        paused = wait_until(paused_run, timeout=120, what="the pause for review")
+        paused = wait_until(lambda: paused_run_of(request), timeout=120, what="the pause for review")
         records = flow_run_records(paused.id)
         resume_flow_run(paused.id, run_input=ReviewInput(
             approve=True, reviewer="Lise Jurist", reason="Vurdert etter offentleglova § 13").model_dump())

@@ -84,6 +84,17 @@ def api_logs() -> list[str]:
         ]
 
 
+def paused_run_of(request: Path):
+    """The paused flow run of this request file, or None while there is none."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateName
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            state=FlowRunFilterState(name=FlowRunFilterStateName(any_=["Paused"]))))
+    return next((run for run in runs if run.parameters.get("request_path") == str(request)), None)
+
+
 def wait_until(condition, timeout: float = 60.0, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -131,8 +142,6 @@ def config(workdir: Path, **changes) -> RunConfig:
 
 def reviewed_and_approved_in_a_pause_form(workdir: Path) -> str:
     """5B: graded addresses and an institution; the flow pauses, a reviewer approves."""
-    from prefect import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateName
     from prefect.flow_runs import resume_flow_run
 
     request = write_request(workdir / "review.json", request_id="2026/1")
@@ -141,13 +150,7 @@ def reviewed_and_approved_in_a_pause_form(workdir: Path) -> str:
     runner = threading.Thread(target=lambda: outcome.update(result=process_request(str(request), run_config)))
     runner.start()
 
-    def paused_run():
-        with get_client(sync_client=True) as client:
-            runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
-                state=FlowRunFilterState(name=FlowRunFilterStateName(any_=["Paused"]))))
-        return next((run for run in runs if run.parameters.get("request_path") == str(request)), None)
-
-    paused = wait_until(paused_run, timeout=120, what="the pause for review")
+    paused = wait_until(lambda: paused_run_of(request), timeout=120, what="the pause for review")
     resume_flow_run(paused.id, run_input=ReviewInput(
         approve=True, reviewer="Lise Jurist", reason="Vurdert: unntak etter offentleglova § 13").model_dump())
     runner.join(timeout=120)
