@@ -40,6 +40,7 @@ from innsyn.clock import SOURCE_DATE_EPOCH
 from innsyn.files import atomic_write_bytes
 from innsyn.leak_gate import Excused
 from innsyn.resources import TEMPLATES_DIR
+from innsyn.wording import consent_state_text, flag_text
 
 #: PDF/A-2u: PDF/A-2 level B plus Unicode text for every glyph, so the archived document's
 #: text can always be extracted (and checked by the leak gate). WeasyPrint writes a
@@ -51,12 +52,6 @@ MONTHS = (
     "juli", "august", "september", "oktober", "november", "desember",
 )
 
-CONSENT_LABELS = {
-    "consented": "samtykke gitt",
-    "consent_lifted": "samtykke opphever taushetsplikten",
-    "consent_not_sufficient": "samtykke ikke tilstrekkelig",
-    "overridden": "overstyrt ved juridisk vurdering",
-}
 
 
 def norsk_dato(value: date) -> str:
@@ -69,11 +64,6 @@ def kort_hjemmel(text: str) -> str:
     for long, short in (("offentleglova", "offl."), ("forvaltningsloven", "fvl.")):
         text = text.replace(long, short)
     return text
-
-
-def samtykke(state: str) -> str:
-    label = CONSENT_LABELS.get(state)
-    return f"{label} ({state})" if label else state
 
 
 def uten_punktum(text: str) -> str:
@@ -116,7 +106,8 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["dato"] = norsk_dato
     env.filters["kort_hjemmel"] = kort_hjemmel
-    env.filters["samtykke"] = samtykke
+    env.filters["samtykke"] = consent_state_text
+    env.filters["flagg"] = flag_text
     env.filters["uten_punktum"] = uten_punktum
     env.filters["kompakt"] = kompakt
     env.filters["epost"] = epost

@@ -23,6 +23,7 @@ import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from prefect import flow, get_client, get_run_logger, task
@@ -79,7 +80,9 @@ def prepare(case_id: str, config: RunConfig, approved_by: str | None, publish: b
     policy = load_policy(config.policy)
     with open_db(config.db) as con:
         _check_same_policy(con, case_id, policy)
-        approved_by = approved_by or _approver(con, case_id)
+        approval = _approval(con, case_id)
+        approved_by = approved_by or (approval[0] if approval else None)
+        confirmed_by = _confirmers(con, case_id)
         if publish:
             # the decision is taken now: on approval, or on release when no review was needed
             con.execute("UPDATE cases SET decided_at = ? WHERE case_id = ?", [clock.now(), case_id])
@@ -94,7 +97,7 @@ def prepare(case_id: str, config: RunConfig, approved_by: str | None, publish: b
     if not publish:
         label = "Til juridisk vurdering"
     elif approved_by:
-        label = f"Godkjent av {approved_by}"
+        label = approval_label(approved_by, approval[1] if approval else clock.now(), confirmed_by)
     else:
         label = "Frigitt uten juridisk vurdering (ingen merknader)"
     review_schools = set(with_remarks.values())
@@ -335,13 +338,31 @@ def _progress_bar(done: int, total: int, elapsed: float) -> None:
           f"  {rate:.1f}/s", end="", file=sys.stderr, flush=True)
 
 
-def _approver(con, case_id: str) -> str | None:
-    """Who approved the case, if anyone (a release resumed after a crash still credits them)."""
-    row = con.execute(
-        "SELECT actor FROM case_events WHERE case_id = ? AND event = 'approved' ORDER BY event_id DESC LIMIT 1",
+def _approval(con, case_id: str) -> tuple[str, datetime] | None:
+    """Who approved the case and when, if anyone (a release resumed after a crash still
+    credits them)."""
+    return con.execute(
+        """SELECT actor, occurred_at FROM case_events WHERE case_id = ? AND event = 'approved'
+           ORDER BY event_id DESC LIMIT 1""",
         [case_id],
     ).fetchone()
-    return row[0] if row else None
+
+
+def _confirmers(con, case_id: str) -> tuple[str, ...]:
+    """The second reviewers who confirmed a release in this case, in the order they did."""
+    return tuple(actor for (actor,) in con.execute(
+        """SELECT actor FROM case_events WHERE case_id = ? AND event = 'release_confirmed'
+           GROUP BY actor ORDER BY min(event_id)""", [case_id]).fetchall())
+
+
+def approval_label(approved_by: str, at: datetime, confirmed_by: tuple[str, ...] = ()) -> str:
+    """`Godkjent av Lise Jurist 2. desember 2026 kl. 10.15; frigivelser bekreftet av Ola Jurist`:
+    the review copy is the record, so the approval carries its date and its second reviewers."""
+    local = at.astimezone(clock.OSLO)
+    label = f"Godkjent av {approved_by} {render.norsk_dato(local.date())} kl. {local:%H.%M}"
+    if confirmed_by:
+        label += f"; frigivelser bekreftet av {' og '.join(confirmed_by)}"
+    return label
 
 
 def _check_same_policy(con, case_id: str, policy: Policy) -> None:

@@ -444,8 +444,9 @@ def test_review_marks_and_summaries(rendered):
     assert "Ingen spor i offentlig versjon" in flat
     assert "Til juridisk vurdering" in flat
     assert "innsyn-standard 2026.1 (sha256 3f2a9c)" in flat
-    assert "consent_conflict:G3" in flat
-    assert "indirect_identification:S001-5B" in flat
+    assert "Samtykkekonflikt for G3" in flat  # flags in bokmål, never as codes
+    assert "Fare for indirekte identifisering i 5B – Sagene skole" in flat
+    assert "consent_conflict" not in flat and "indirect_identification" not in flat
     assert "Sammendrag per regel" in flat
     assert "institution_address" in flat and "unlisted_phone" in flat
     assert "Strengt fortrolig adresse." in flat
