@@ -13,6 +13,7 @@ conflict and a class thin enough to flag; the copy is read back with poppler:
 
 from __future__ import annotations
 
+import csv
 import re
 import subprocess
 from pathlib import Path
@@ -103,6 +104,13 @@ def test_the_approval_shows_who_when_and_the_second_reviewer(prefect_server, cas
     assert FIXED_NOW.startswith("2026-11-24T10:00")
     assert "Godkjent av Lise Jurist 24. november 2026 kl. 10.00; frigivelser bekreftet av Ola Jurist" in flat
     assert approval_label("A", clock.now()) == "Godkjent av A 24. november 2026 kl. 10.00"
+    # the redaction log names the second reviewer beside the first
+    with open(Path(config.out) / "internal" / case_id / "redaction_log.csv", newline="") as log:
+        rows = {(r["student_id"], r["guardian_id"], r["field"]): r for r in csv.DictReader(log)}
+    student, guardian, field = graded.split("/")
+    confirmed = rows[(student, guardian, field)]
+    assert (confirmed["decided_by"], confirmed["confirmed_by"]) == ("reviewer:Lise Jurist", "reviewer:Ola Jurist")
+    assert {r["confirmed_by"] for key, r in rows.items() if key != (student, guardian, field)} == {""}
 
 
 def words_past_the_margin(pdf: Path) -> list[str]:
