@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,6 +66,16 @@ def create_app(settings: DeskSettings) -> Starlette:
     return app
 
 
+def warm_up() -> None:
+    """Import Prefect, the flows and WeasyPrint with its fonts while nobody waits: the first
+    request registered at the desk is then as quick as the tenth (a cold import is 1.5-2 s)."""
+    import innsyn.process_request  # noqa: F401  (Prefect, the flows)
+    from innsyn import render
+
+    render.environment()
+    render._weasy()
+
+
 def run_desk(settings: DeskSettings) -> None:
     """Serve the desk until Ctrl-C / SIGTERM."""
     import uvicorn
@@ -73,6 +84,7 @@ def run_desk(settings: DeskSettings) -> None:
         print(f"innsyn: warning: the desk listens on {settings.host}, not on loopback: TLS and a reverse proxy "
               "in front of it are your job (see README, \"The case desk\")", file=sys.stderr)
     app = create_app(settings)
+    threading.Thread(target=warm_up, name="innsyn-desk-warm-up", daemon=True).start()
     print(f"innsyn: the case desk is at http://{settings.host}:{settings.port}/ (Ctrl-C stops it)", file=sys.stderr)
     uvicorn.run(app, host=settings.host, port=settings.port, access_log=False, log_level="warning",
                 server_header=False, proxy_headers=False)

@@ -57,10 +57,10 @@ def _templates() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(dato=wording.norsk_dato, kort_dato=wording.kort_dato, tidspunkt=wording.tidspunkt,
                        flagg=wording.flag_text, samtykke=wording.consent_state_text,
-                       regel=wording.rule_text, hjemmel=wording.short_basis, same_actor=cases.same_actor)
+                       regel=wording.rule_text, hjemmel=wording.short_basis)
     env.globals.update(STATUS=wording.STATUS, OUTCOME=wording.OUTCOME, DEADLINE_STATE=wording.DEADLINE_STATE,
                        REQUESTER_KIND=wording.REQUESTER_KIND, ROLE=wording.ROLE, FIELD=wording.FIELD,
-                       EVENT=wording.EVENT)
+                       EVENT=wording.EVENT, same_actor=cases.same_actor)
     return env
 
 
@@ -204,9 +204,11 @@ async def case_list(request: Request, account: Account) -> Response:
             rows = deadlines.case_deadlines(con, on=deadlines.today(), target_days=target)
             extra = {case_id: (school_id, registered_by) for case_id, school_id, registered_by in con.execute(
                 "SELECT case_id, scope_school_id, registered_by FROM cases").fetchall()}
+            # who holds an open case: the reviewer who last acted on it (else, by status, the
+            # registrant or nobody yet)
             holders = dict(con.execute(
                 """SELECT case_id, arg_max(actor, event_id) FROM case_events
-                   WHERE event <> 'viewed' GROUP BY case_id""").fetchall())
+                   WHERE event IN ('overridden', 'release_confirmed', 'approved') GROUP BY case_id""").fetchall())
             schools = dict(con.execute("SELECT school_id, name FROM schools ORDER BY name").fetchall())
         return target, rows, extra, holders, schools
     target, rows, extra, holders, schools = await _locked(read)
