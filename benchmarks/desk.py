@@ -104,12 +104,14 @@ def desk_browser(url: str, repeats: int, counter, folder: Path) -> list[float]:
                  f"--user-data-dir={folder / 'chromium-profile'}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+    driver.implicitly_wait(600)
     walls = []
     try:
         driver.get(f"{url}/logg-inn")
         driver.find_element(By.ID, "name").send_keys("saksbehandler")
         driver.find_element(By.ID, "password").send_keys(PASSWORD)
         driver.find_element(By.ID, "logg-inn").click()
+        driver.find_element(By.CSS_SELECTOR, ".konto span")  # signed in (find_element waits for the page)
         for _ in range(repeats):
             driver.get(f"{url}/saker/ny?skole=S001")
             driver.find_element(By.CSS_SELECTOR, 'input[name=classes][value="1A"]').click()

@@ -195,6 +195,14 @@ CREATE TABLE IF NOT EXISTS desk_accounts (
     created_at      TIMESTAMPTZ NOT NULL
 );
 
+-- A signed-in browser: its session cookie names the row. Signing out removes it, so a copied
+-- cookie is worth nothing afterwards; a row older than a working day no longer counts.
+CREATE TABLE IF NOT EXISTS desk_sessions (
+    session_id      VARCHAR PRIMARY KEY,
+    name            VARCHAR NOT NULL,
+    created_at      TIMESTAMPTZ NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS desk_secrets (
     name    VARCHAR PRIMARY KEY,
     value   VARCHAR NOT NULL

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
 from conftest import CANARIES, FIXED_NOW, INNSYN, canary_export, write_request
 from innsyn import cases
 from innsyn.db import open_db
@@ -104,9 +106,19 @@ def test_a_signed_out_post_is_refused(app, workdir):
     assert events(workdir, "approved") == []
 
 
+def test_a_cookie_copied_before_sign_out_is_worth_nothing_after(app):
+    browser = signed_in(app, "lise")
+    copied = browser.cookies.get("innsyn_desk")
+    thief = client(app)
+    thief.cookies.set("innsyn_desk", copied)
+    assert thief.get("/", follow_redirects=False).status_code == 200  # a copied live cookie works ...
+    browser.post("/logg-ut", data={"csrf": token(browser.get("/").text)})
+    assert thief.get("/", follow_redirects=False).headers["location"] == "/logg-inn"  # ... until sign-out
+
+
 def test_a_forged_session_cookie_is_no_session(app):
     browser = client(app)
-    browser.cookies.set("innsyn_desk", "eyJ1c2VyIjogImxpc2UifQ==.forged.signature")
+    browser.cookies.set("innsyn_desk", "eyJzaWQiOiAieCJ9.forged.signature")
     assert browser.get("/", follow_redirects=False).headers["location"] == "/logg-inn"
 
 

@@ -139,3 +139,32 @@ def _verify(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+# ----------------------------------------------------------------------------- sessions
+
+SESSION_LIFETIME = timedelta(hours=8)
+
+
+def open_session(con: duckdb.DuckDBPyConnection, account: Account) -> str:
+    """A new session for a signed-in account: its id goes into the signed cookie."""
+    import secrets
+
+    session_id = secrets.token_urlsafe(32)
+    with transaction(con):
+        con.execute("DELETE FROM desk_sessions WHERE created_at < ?", [wall_clock() - SESSION_LIFETIME])
+        con.execute("INSERT INTO desk_sessions VALUES (?, ?, ?)", [session_id, account.name, wall_clock()])
+    return session_id
+
+
+def session_account(con: duckdb.DuckDBPyConnection, session_id: str) -> Account | None:
+    """The account a live session belongs to; None once it was closed or is older than a day's work."""
+    row = con.execute(
+        """SELECT a.name, a.role FROM desk_sessions AS s JOIN desk_accounts AS a USING (name)
+           WHERE s.session_id = ? AND s.created_at >= ?""", [session_id, wall_clock() - SESSION_LIFETIME]).fetchone()
+    return Account(*row) if row else None
+
+
+def close_session(con: duckdb.DuckDBPyConnection, session_id: str) -> None:
+    with transaction(con):
+        con.execute("DELETE FROM desk_sessions WHERE session_id = ?", [session_id])

@@ -1,7 +1,8 @@
 """What every desk response and form carries: a signed session, a CSRF token, strict headers.
 
 - The session is a cookie signed with a secret kept in the database (Starlette's
-  SessionMiddleware, itsdangerous): it holds the account name and the CSRF token, never a
+  SessionMiddleware, itsdangerous): it holds a session id (a row of `desk_sessions`, removed
+  at sign-out, so a copied cookie is worth nothing afterwards) and the CSRF token, never a
   role (read from the database on every request, so a changed role counts at once) and never
   personal data. HttpOnly, SameSite=Strict, Secure when the operator says TLS is in front.
 - Every form carries the session's CSRF token and every POST is refused (403) without it.

@@ -85,11 +85,11 @@ async def _locked(function, *args, **kwargs):
 
 
 def _current_account(request: Request) -> Account | None:
-    name = request.session.get("user")
-    if not name:
+    session_id = request.session.get("sid")
+    if not session_id:
         return None
     with open_db(_settings(request).db, read_only=True) as con:
-        return accounts.find_account(con, name)
+        return accounts.session_account(con, session_id)
 
 
 def page_view(role: str | None = None, *, post: bool = False):
@@ -105,7 +105,7 @@ def page_view(role: str | None = None, *, post: bool = False):
                                          "og prøv igjen.", status_code=403)
             account = await _locked(_current_account, request)
             if account is None:
-                request.session.pop("user", None)
+                request.session.pop("sid", None)
                 if post:
                     return _refused(request, "Du er ikke logget inn.", status_code=403)
                 return RedirectResponse("/logg-inn", status_code=303)
@@ -170,21 +170,25 @@ async def sign_in(request: Request) -> Response:
                         status_code=403)
     name, password = str(form.get("name", "")), str(form.get("password", ""))
 
-    def check() -> Account:
+    def check() -> str:
         with open_db(_settings(request).db) as con:
-            return accounts.sign_in(con, name, password)
+            return accounts.open_session(con, accounts.sign_in(con, name, password))
     try:
-        account = await _locked(check)
+        session_id = await _locked(check)
     except accounts.SignInRefused as refused:
         return _page(request, "logg_inn.html", status_code=401, error=str(refused), name=name)
     request.session.clear()  # a new session on sign-in: a token planted before it is worth nothing
-    request.session["user"] = account.name
+    request.session["sid"] = session_id
     request.session[security.CSRF_FIELD] = secrets.token_urlsafe(32)
     return RedirectResponse("/", status_code=303)
 
 
 @page_view(post=True)
 async def sign_out(request: Request, account: Account, form) -> Response:
+    def close() -> None:
+        with open_db(_settings(request).db) as con:
+            accounts.close_session(con, request.session["sid"])
+    await _locked(close)
     request.session.clear()
     return RedirectResponse("/logg-inn", status_code=303)
 
