@@ -118,12 +118,17 @@ def page_view(role: str | None = None, *, post: bool = False):
                 return await (handler(request, account, form) if post else handler(request, account))
             except Forbidden as refused:
                 return _refused(request, str(refused), status_code=403)
+            except HTTPException:
+                raise
+            except Exception as error:  # noqa: BLE001 - a failure's text may quote a value: its type only
+                return _failed_page(request, error)
         return endpoint
     return decorate
 
 
 def _refused(request: Request, message: str, *, status_code: int) -> HTMLResponse:
-    return _page(request, "avvist.html", status_code=status_code, message=message)
+    heading = {404: "Finnes ikke", 500: "Noe gikk galt"}.get(status_code, "Ikke tillatt")
+    return _page(request, "avvist.html", status_code=status_code, message=message, heading=heading)
 
 
 def _back_to_case(request: Request, case_id: str, message: str | None = None, *, anchor: str = "") -> Response:
@@ -326,7 +331,10 @@ async def register(request: Request, account: Account, form) -> Response:
             found = _scope_errors(settings, request_json)
             if found:
                 return found
-            return _process(settings, request_json, account.name)
+            try:
+                return _process(settings, request_json, account.name)
+            except (BadInput, *commands.USER_ERRORS, commands.SERVICE_ERRORS) as refused:
+                return {"form": refusal_text(refused)}  # what `innsyn process` would refuse, in one line
         return errors
     outcome = await _locked(work) if request_json is not None else errors
     if isinstance(outcome, str):
@@ -659,11 +667,18 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     return _refused(request, "Siden finnes ikke." if code == 404 else "Forespørselen ble avvist.", status_code=code)
 
 
+def _failed_page(request: Request, error: Exception) -> Response:
+    """One line for the operator, without the exception's text or traceback (either may quote
+    a value), and a page that says so in Norwegian."""
+    security.access_log.error("%s %s failed: %s", request.method, request.url.path, type(error).__name__)
+    return _refused(request, "Noe gikk galt. Prøv igjen, eller kontakt driftsansvarlig; hendelsene på saken "
+                             "viser hva som er gjort.", status_code=500)
+
+
 async def _failed(request: Request, exc: Exception) -> Response:
-    # one line for the operator, without the exception's text (it may quote a value)
     security.access_log.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
-    return HTMLResponse("<!DOCTYPE html><title>Feil</title><p>Noe gikk galt. Saken er uendret om ikke annet vises; "
-                        "prøv igjen, eller kontakt driftsansvarlig.</p>", status_code=500)
+    return HTMLResponse("<!DOCTYPE html><title>Feil</title><p>Noe gikk galt. Prøv igjen, eller kontakt "
+                        "driftsansvarlig.</p>", status_code=500)
 
 
 def exception_handlers() -> dict:
