@@ -102,8 +102,20 @@ def sign_in(driver, url: str, name: str) -> None:
     driver.get(f"{url}/logg-inn")
     driver.find_element(By.ID, "name").send_keys(name)
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
-    driver.find_element(By.ID, "logg-inn").click()
+    click_and_wait(driver, driver.find_element(By.ID, "logg-inn"))
     assert driver.find_element(By.CSS_SELECTOR, ".konto span").text.startswith(name)
+
+
+def click_and_wait(driver, element) -> None:
+    """Click what submits a form and wait until the answer has replaced the page."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, 600).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 60).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def flash(driver) -> str:
@@ -129,7 +141,7 @@ def change(driver, item: str, reason: str, rule: str | None = None) -> None:
     if rule:
         Select(target.find_element(By.NAME, "rule")).select_by_value(rule)
     target.find_element(By.NAME, "reason").send_keys(reason)
-    target.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    click_and_wait(driver, target.find_element(By.CSS_SELECTOR, "button[type=submit]"))
 
 
 def screenshot(driver, name: str) -> None:
@@ -145,12 +157,18 @@ def screenshot(driver, name: str) -> None:
 
 def post_without_token(driver, action: str, fields: dict[str, str]) -> None:
     """What a forged page would send: the form, but not the session's CSRF token."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = driver.find_element(By.TAG_NAME, "html")
     driver.execute_script(
         """const form = document.createElement('form'); form.method = 'post'; form.action = arguments[0];
            for (const [name, value] of Object.entries(arguments[1])) {
              const input = document.createElement('input'); input.name = name; input.value = value;
              form.appendChild(input); }
            document.body.appendChild(form); form.submit();""", action, fields)
+    WebDriverWait(driver, 600).until(expected_conditions.staleness_of(page))
 
 
 def event_count(db: Path) -> int:
@@ -172,13 +190,13 @@ def test_a_request_from_registration_to_the_released_answer(desk, browser):
     sign_in(browser, url, "kari")
     browser.get(f"{url}/saker/ny")
     Select(browser.find_element(By.ID, "velg-skole")).select_by_value("S001")
-    browser.find_element(By.ID, "vis-klasser").click()
+    click_and_wait(browser, browser.find_element(By.ID, "vis-klasser"))
     browser.find_element(By.CSS_SELECTOR, 'input[name=classes][value="5B"]').click()
     browser.find_element(By.ID, "requester-name").send_keys("Berit Journalist")
     browser.find_element(By.ID, "requester-email").send_keys("berit@avis.example")
     browser.find_element(By.ID, "request-id").send_keys("2026/1234")
     started = time.perf_counter()
-    browser.find_element(By.ID, "registrer").click()
+    click_and_wait(browser, browser.find_element(By.ID, "registrer"))
     status = browser.find_element(By.ID, "saksstatus").text
     seconds = time.perf_counter() - started
     if os.environ.get("DESK_TIMINGS"):
@@ -219,19 +237,19 @@ def test_a_request_from_registration_to_the_released_answer(desk, browser):
     change(browser, "E4/F4/phone", "Nummeret er et sentralbordnummer")
     assert "venter på bekreftelse" in flash(browser)
     assert not browser.find_elements(By.CSS_SELECTOR, "button.bekreft")  # not by the one who released it
-    browser.find_element(By.ID, "godkjenn").click()
+    click_and_wait(browser, browser.find_element(By.ID, "godkjenn"))
     assert "venter på bekreftelse fra en annen jurist" in flash(browser)
 
     # a second reviewer confirms the graded release
     sign_in(browser, url, "ola")
     browser.get(f"{url}/saker/2026-1234")
-    browser.find_element(By.CSS_SELECTOR, 'button.bekreft[data-item="E4/F4/phone"]').click()
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, 'button.bekreft[data-item="E4/F4/phone"]'))
     assert flash(browser) == "Utleveringen er bekreftet."
 
     # the reviewer approves; the answer is released and shown
     sign_in(browser, url, "lise")
     browser.get(f"{url}/saker/2026-1234")
-    browser.find_element(By.ID, "godkjenn").click()
+    click_and_wait(browser, browser.find_element(By.ID, "godkjenn"))
     assert flash(browser) == "Saken er godkjent og svaret er sendt ut.", flash(browser)
     assert browser.find_element(By.ID, "saksstatus").text == "besvart"
     shown = browser.find_element(By.ID, "svaret").text
@@ -269,7 +287,7 @@ def test_a_request_from_registration_to_the_released_answer(desk, browser):
 
     # a signed-out browser sees nothing: every page sends it to the sign-in form
     browser.get(url)
-    browser.find_element(By.CSS_SELECTOR, ".konto button").click()
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, ".konto button"))
     assert browser.current_url == f"{url}/logg-inn"
     for path in ("/", "/saker/2026-1234", "/saker/2026-1234/svar.pdf", "/saker/2026-1234/intern.pdf", "/rapporter"):
         browser.get(url + path)
