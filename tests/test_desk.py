@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-from conftest import CANARIES, FIXED_NOW, INNSYN, canary_export, write_request
+from conftest import CANARIES, FIXED_NOW, INNSYN, canary_export, insert_case, write_request
 from innsyn import cases
 from innsyn.db import open_db
 from innsyn.desk import accounts
@@ -263,6 +263,37 @@ def test_the_register_form_shows_each_error_next_to_its_field_and_writes_nothing
         "received_date": "2026-11-24", "received_time": "09:00"})
     assert answer.status_code == 400 and "allerede brukt" in answer.text
     assert events(workdir) == before
+
+
+def test_a_bulk_case_shows_how_many_schools_are_rendered(app, workdir):
+    with open_db(workdir / "innsyn.duckdb") as con:
+        insert_case(con, "2026-9", "2026-11-23T09:00:00+01:00", status="screened", school_id="all")
+        con.execute("""INSERT INTO case_classes VALUES ('2026-9', 'S001-5B', 'S001', 'Sagene skole', '5B', 5),
+                       ('2026-9', 'S002-1A', 'S002', 'Tøyen skole', '1A', 1)""")
+    staged = workdir / "out" / ".staging" / "2026-9" / "0123456789abcdef" / "public"
+    staged.mkdir(parents=True)
+    (staged / "S001.pdf").write_bytes(b"%PDF-")
+    (staged / "_front.pdf").write_bytes(b"%PDF-")  # the letter is no school
+    page = signed_in(app, "kari").get("/saker/2026-9").text
+    assert re.search(r'id="fremdrift">.*<b>1 av 2</b> skoler ferdige', page)
+    assert '<meta http-equiv="refresh" content="10">' in page
+
+
+def test_markup_a_requester_typed_is_shown_as_text(app, workdir):
+    with open_db(workdir / "innsyn.duckdb") as con:
+        insert_case(con, "2026-10", "2026-11-23T09:00:00+01:00", status="screened",
+                    requester='<script>alert(1)</script><img src=x onerror=alert(2)>', organisation="{{ 7*7 }}")
+    page = signed_in(app, "lise").get("/saker/2026-10").text
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "{{ 7*7 }}" in page
+
+
+@pytest.mark.parametrize("path", ["/saker/%2e%2e/svar.pdf", "/saker/..%2f..%2fetc%2fpasswd/svar.pdf",
+                                  "/saker/2026-1234%00/intern.pdf", "/static/..%2f..%2fsql%2fschema.sql",
+                                  "/rapporter/2026-01-01/../../etc/rapport.pdf"])
+def test_a_path_that_names_no_case_finds_nothing(app, path):
+    answer = signed_in(app, "lise").get(path)
+    assert answer.status_code == 404 and "CREATE TABLE" not in answer.text and "root:" not in answer.text
 
 
 # ----------------------------------------------------------------------------- headers and URLs

@@ -423,9 +423,21 @@ def _case_page_data(settings, case_id: str, account: Account) -> dict | None:
             answer = build_answer(con, case_id, policy)
             data["public"] = public_answer(answer)
     paths = CasePaths.under(Path(settings.out), case_id)
+    data["progress"] = _render_progress(paths.staging_dir, classes, case["status"])
     data["files"] = {"public": paths.public_pdf.is_file(), "review": paths.review_pdf.is_file(),
                      "log": paths.redaction_log.is_file()}
     return data
+
+
+def _render_progress(staging: Path, classes: list[tuple], status: str) -> dict | None:
+    """How many schools' parts of a bulk case are rendered (render_answer stages one public
+    part per school under the decisions' hash): the desk shows it while the case is worked on."""
+    schools = {school_id for school_id, _, _ in classes}
+    if len(schools) < 2 or status == "released" or not staging.is_dir():
+        return None
+    done = max((len({part.stem for part in folder.glob("public/*.pdf")} & schools)
+                for folder in staging.iterdir() if folder.is_dir()), default=0)
+    return {"done": done, "total": len(schools), "working": status in ("received", "screened", "approved")}
 
 
 def _review_grid(con, case_id: str, policy, classes: list[tuple]) -> dict:
