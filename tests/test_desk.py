@@ -371,3 +371,12 @@ def test_the_desk_refuses_a_bad_port_and_a_missing_database(tmp_path):
 def test_only_loopback_counts_as_loopback():
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.10") and not is_loopback("example.org")
+
+
+def test_flags_and_consent_states_are_worded_in_norwegian():
+    from innsyn.desk import wording
+
+    for code in ("consent_conflicts:3", "indirect_identification:S001-5B"):
+        text = wording.flag_text(code)
+        assert code.split(":")[0] not in text and ("samtykkekonflikt" in text or "Tynn klasse" in text)
+    assert wording.consent_state_text("consent_not_sufficient") == "samtykke ikke tilstrekkelig"

@@ -1,7 +1,7 @@
 """The desk's Norwegian words: statuses, outcomes, consent states, flags and dates.
 
 `flag_text` and `consent_state_text` are the one place the review grid words a flag or a
-consent state; when the review copy's own wording (`innsyn.wording`) is merged, these two
+consent state; where the review copy's own wording (`innsyn.wording`) exists, these two
 delegate to it, so the page and the PDF say the same thing.
 """
 
@@ -50,8 +50,17 @@ EVENT = {
 }
 
 
+try:  # the review copy's own wording (flows/wording.py), when this branch meets it
+    from innsyn.wording import consent_state_text as _shared_consent_state_text
+    from innsyn.wording import flag_text as _shared_flag_text
+except ImportError:
+    _shared_flag_text = _shared_consent_state_text = None
+
+
 def flag_text(code: str) -> str:
     """A review flag in words a lawyer reads, e.g. `consent_conflicts:3` -> "3 samtykkekonflikter…"."""
+    if _shared_flag_text is not None:
+        return _shared_flag_text(code)
     kind, _, value = code.partition(":")
     if kind == "consent_conflicts":
         count = int(value) if value.isdigit() else 0
@@ -66,6 +75,8 @@ def flag_text(code: str) -> str:
 
 
 def consent_state_text(state: str | None) -> str:
+    if _shared_consent_state_text is not None:
+        return _shared_consent_state_text(state)
     return CONSENT_LABELS.get(state or "", state or "")
 
 
