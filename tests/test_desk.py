@@ -15,13 +15,17 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from starlette.testclient import TestClient
+import shutil
+import warnings
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+with warnings.catch_warnings():  # Starlette suggests httpx2 for its test client; httpx is what is installed
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
 
 from conftest import CANARIES, FIXED_NOW, INNSYN, canary_export, insert_case, write_request
 from innsyn import cases
-from innsyn.db import open_db
+from innsyn.db import init_schema, open_db
 from innsyn.desk import accounts
 from innsyn.desk.app import DeskSettings, create_app, is_loopback
 from innsyn.importer import import_export
@@ -32,23 +36,30 @@ from innsyn.screening import screen_case
 PASSWORD = "et-langt-testpassord"
 
 
-@pytest.fixture
-def workdir(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def template_db(tmp_path_factory) -> Path:
     """The canary register, four accounts, and case 2026-1234 (5B) registered by kari and
-    screened: it waits for review, with graded and no-trace values."""
-    db = tmp_path / "innsyn.duckdb"
-    with open_db(db) as con:
-        from innsyn.db import init_schema
-
+    screened: it waits for review, with graded and no-trace values. Made once; every test
+    gets its own copy of the file."""
+    folder = tmp_path_factory.mktemp("desk-template")
+    db = folder / "innsyn.duckdb"
+    with pytest.MonkeyPatch.context() as patch, open_db(db) as con:
+        patch.setenv("INNSYN_NOW", FIXED_NOW)
         init_schema(con)
-        import_export(con, canary_export(tmp_path / "export"))
+        import_export(con, canary_export(folder / "export"))
         for name, role in (("kari", "handler"), ("lise", "reviewer"), ("ola", "reviewer"), ("sjef", "admin")):
             accounts.add_account(con, name, role, PASSWORD)
         now = datetime.fromisoformat(FIXED_NOW)
-        request = write_request(tmp_path / "request.json")
+        request = write_request(folder / "request.json")
         case_id, _ = cases.register_case(con, parse_request(request), request.read_bytes(), registered_by="kari", now=now)
         screen_case(con, case_id, load_policy(), now)
         cases.set_status(con, case_id, "awaiting_review", outcome="delvis_innvilget")
+    return db
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, template_db: Path) -> Path:
+    shutil.copy(template_db, tmp_path / "innsyn.duckdb")
     return tmp_path
 
 
@@ -380,3 +391,19 @@ def test_flags_and_consent_states_are_worded_in_norwegian():
         text = wording.flag_text(code)
         assert code.split(":")[0] not in text and ("samtykkekonflikt" in text or "Tynn klasse" in text)
     assert wording.consent_state_text("consent_not_sufficient") == "samtykke ikke tilstrekkelig"
+
+
+def test_demo_accounts_only_in_a_database_innsyn_demo_made(workdir, tmp_path, capsys):
+    from innsyn import commands
+    from innsyn.desk.commands import DEMO_ACCOUNTS, DEMO_PASSWORD
+
+    db = workdir / "innsyn.duckdb"  # made by hand, as a real register is
+    commands._demo_desk_accounts(db, created=False)
+    with open_db(db, read_only=True) as con:
+        assert accounts.find_account(con, "saksbehandler") is None
+    assert "no demo accounts added" in capsys.readouterr().err
+    commands._demo_desk_accounts(db, created=True)  # as if `innsyn demo` had just made it
+    commands._demo_desk_accounts(db, created=False)  # a second `innsyn demo` finds its marker: idempotent
+    with open_db(db) as con:
+        for name, role in DEMO_ACCOUNTS:
+            assert accounts.sign_in(con, name, DEMO_PASSWORD).role == role
