@@ -65,9 +65,10 @@ def desk(tmp_path: Path, prefect_api_url: str):
                 raise AssertionError((tmp_path / "desk.log").read_text()) from None
             time.sleep(0.2)
     yield url, tmp_path
-    server.terminate()
-    server.wait(timeout=30)
+    server.terminate()  # SIGTERM: the desk stops as a command ends, with its JSON
+    assert server.wait(timeout=30) == 0
     log.close()
+    assert '"stopped": true' in (tmp_path / "desk.log").read_text()
 
 
 @pytest.fixture

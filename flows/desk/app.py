@@ -86,5 +86,16 @@ def run_desk(settings: DeskSettings) -> None:
     app = create_app(settings)
     threading.Thread(target=warm_up, name="innsyn-desk-warm-up", daemon=True).start()
     print(f"innsyn: the case desk is at http://{settings.host}:{settings.port}/ (Ctrl-C stops it)", file=sys.stderr)
-    uvicorn.run(app, host=settings.host, port=settings.port, access_log=False, log_level="warning",
-                server_header=False, proxy_headers=False)
+
+    class DeskServer(uvicorn.Server):
+        """uvicorn's server, but Ctrl-C or SIGTERM ends `innsyn desk` normally: uvicorn would
+        raise the signal again after its graceful shutdown, and the command would die of it
+        instead of printing its JSON, as `innsyn serve` does."""
+
+        def handle_exit(self, sig, frame) -> None:
+            super().handle_exit(sig, frame)
+            self._captured_signals.clear()
+
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, access_log=False, log_level="warning",
+                            server_header=False, proxy_headers=False)
+    DeskServer(config).run()
