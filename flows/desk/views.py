@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import threading
 from collections import defaultdict
@@ -682,7 +683,8 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 def _failed_page(request: Request, error: Exception) -> Response:
     """One line for the operator, without the exception's text or traceback (either may quote
     a value), and a page that says so in Norwegian."""
-    security.access_log.error("%s %s failed: %s", request.method, request.url.path, type(error).__name__)
+    security.access_log.error("%s %s failed: %s", request.method, request.url.path, type(error).__name__,
+                              exc_info=error if os.environ.get("INNSYN_DEBUG") else None)  # as the CLI's INNSYN_DEBUG
     return _refused(request, "Noe gikk galt. Prøv igjen, eller kontakt driftsansvarlig; hendelsene på saken "
                              "viser hva som er gjort.", status_code=500)
 
