@@ -22,7 +22,6 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import jinja2
 from pydantic import ValidationError
@@ -381,9 +380,8 @@ def _process(settings, request_json: dict, actor: str) -> str:
 
 
 def _case_page_data(settings, case_id: str, account: Account) -> dict | None:
-    from innsyn.case_documents import CasePaths, build_answer, classes_with_remarks, public_answer
+    from innsyn.case_documents import CasePaths, build_answer, public_answer
     from innsyn.policy import graded_rules, load_policy
-    from innsyn.render import with_font_flags
 
     policy = load_policy(settings.policy)
     with open_db(settings.db, read_only=True) as con:
