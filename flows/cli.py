@@ -127,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--review-in-prefect", action="store_true",
                        help="served runs wait for the reviewer in the Prefect UI (pause_flow_run) instead of "
                             "stopping at awaiting_review")
+    from innsyn.desk.commands import add_parsers  # the case desk: `innsyn users`, `innsyn desk`
+
+    add_parsers(commands, _common, _Parser)
     return parser
 
 

@@ -45,6 +45,10 @@ def run(args: argparse.Namespace, *, db: Path, out: Path) -> dict:
         return {"compliance": report_compliance}[args.report_command](args, db, out)
     if args.command == "serve":
         return serve(args, db, out)
+    if args.command in ("users", "desk"):  # the case desk's accounts and server (innsyn.desk)
+        from innsyn.desk import commands as desk_commands
+
+        return desk_commands.run(args, db=db, out=out)
     raise BadInput(f"unknown command {args.command!r}")
 
 
@@ -110,12 +114,12 @@ def checked_policy(path: Path | None) -> Policy:
     return policy
 
 
-def _config(db: Path, out: Path, policy: Path | None):
+def _config(db: Path, out: Path, policy: Path | None, actor: str | None = None):
     from innsyn.config import RunConfig
 
     load_policy(policy)  # a broken policy is bad input: say so before anything runs
-    return RunConfig(db=str(db), out=str(out), policy=str(policy) if policy else None, actor=cases.current_user(),
-                     progress=sys.stderr.isatty())
+    return RunConfig(db=str(db), out=str(out), policy=str(policy) if policy else None,
+                     actor=actor or cases.current_user(), progress=sys.stderr.isatty())
 
 
 def check_request(file: Path, db: Path) -> int:
@@ -156,22 +160,25 @@ def foreground_run(schools: int) -> Iterator[None]:
         yield
 
 
-def process(file: Path, db: Path, out: Path, policy: Path | None) -> dict:
+def process(file: Path, db: Path, out: Path, policy: Path | None, *, actor: str | None = None) -> dict:
+    """`innsyn process FILE`; the case desk calls it too, with its signed-in account as `actor`
+    (default: $INNSYN_USER, else the login name)."""
     checked_policy(policy)
     schools = check_request(file, db)  # before Prefect is even imported: bad input costs no start-up
+    actor = actor or cases.current_user()
     result = None
     if schools == 1:  # a running `innsyn serve` has Prefect and WeasyPrint loaded already
-        result = warm_worker.submit(file, db=db, out=out, policy=policy, actor=cases.current_user())
+        result = warm_worker.submit(file, db=db, out=out, policy=policy, actor=actor)
     if result is None:
-        result = _process_here(file, db, out, policy, schools)
+        result = _process_here(file, db, out, policy, schools, actor)
     if result["unchanged"]:
         print(f"innsyn: case {result['case_id']} is already {result['status']}: nothing changed", file=sys.stderr)
     return result
 
 
-def _process_here(file: Path, db: Path, out: Path, policy: Path | None, schools: int) -> dict:
+def _process_here(file: Path, db: Path, out: Path, policy: Path | None, schools: int, actor: str) -> dict:
     """The request's flow run, in this process."""
-    config = _config(db, out, policy)
+    config = _config(db, out, policy, actor)
     from innsyn.process_request import process_request
 
     with foreground_run(schools):
@@ -183,8 +190,10 @@ def demo(db: Path, out: Path, policy: Path | None) -> dict:
     from innsyn.process_request import process_request
 
     checked_policy(policy)
-    if not db.exists():
+    created = not db.exists()
+    if created:
         db_demo_data(argparse.Namespace(schools=3, seed=1), db)
+    _demo_desk_accounts(db, created)
     config = _config(db, out, policy)
     examples = sorted(EXAMPLES_DIR.glob("*.json"))
     schools = [check_request(example, db) for example in examples]
@@ -197,6 +206,19 @@ def demo(db: Path, out: Path, policy: Path | None) -> dict:
         print(f"  {result['case_id']:<16} {result['status']:<16} {result['outcome'] or '':<17} {where}",
               file=sys.stderr)
     return {"db": str(db), "out": str(out), "cases": results}
+
+
+def _demo_desk_accounts(db: Path, created: bool) -> None:
+    """The case desk's demo accounts, only in a database `innsyn demo` made (innsyn.desk)."""
+    from innsyn.desk.commands import DEMO_PASSWORD, add_demo_accounts, is_demo_database
+
+    if created or is_demo_database(db):
+        add_demo_accounts(db)
+        print(f"innsyn: demo accounts saksbehandler, jurist, jurist2, admin (password {DEMO_PASSWORD}): "
+              f"`innsyn desk`, then open http://127.0.0.1:8765/", file=sys.stderr)
+    else:
+        print(f"innsyn: {db} was not made by `innsyn demo`: no demo accounts added "
+              "(`innsyn users add NAME --role ...`)", file=sys.stderr)
 
 
 # ----------------------------------------------------------------------------- review

@@ -180,3 +180,30 @@ CREATE TABLE IF NOT EXISTS case_events (
 -- Added after the first release: databases made before get the columns here.
 -- The requester's own reference, when they gave one ("Deres referanse" in the letter).
 ALTER TABLE cases ADD COLUMN IF NOT EXISTS requester_reference VARCHAR;
+
+-- ---------------------------------------------------------------------------------------
+-- The case desk (flows/desk): its local accounts and the secret that signs its session
+-- cookies. A password is kept only as an Argon2id hash. `failed_logins` counts the failures
+-- since the last sign-in; at the limit the account is locked until `locked_until`.
+-- ---------------------------------------------------------------------------------------
+CREATE TABLE IF NOT EXISTS desk_accounts (
+    name            VARCHAR PRIMARY KEY,
+    role            VARCHAR NOT NULL CHECK (role IN ('handler', 'reviewer', 'admin')),
+    password_hash   VARCHAR NOT NULL,
+    failed_logins   INTEGER NOT NULL DEFAULT 0,
+    locked_until    TIMESTAMPTZ,
+    created_at      TIMESTAMPTZ NOT NULL
+);
+
+-- A signed-in browser: its session cookie names the row. Signing out removes it, so a copied
+-- cookie is worth nothing afterwards; a row older than a working day no longer counts.
+CREATE TABLE IF NOT EXISTS desk_sessions (
+    session_id      VARCHAR PRIMARY KEY,
+    name            VARCHAR NOT NULL,
+    created_at      TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS desk_secrets (
+    name    VARCHAR PRIMARY KEY,
+    value   VARCHAR NOT NULL
+);
