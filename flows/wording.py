@@ -20,9 +20,9 @@ CONSENT_STATES = {
 }
 
 
-def consent_state_text(state: str) -> str:
+def consent_state_text(state: str | None) -> str:
     """`consent_not_sufficient` -> `samtykke ikke tilstrekkelig`."""
-    return CONSENT_STATES.get(state, state)
+    return CONSENT_STATES.get(state or "", state or "")
 
 
 def _count(n: int, one: str, many: str) -> str:

@@ -1,8 +1,7 @@
 """The desk's Norwegian words: statuses, outcomes, consent states, flags and dates.
 
-`flag_text` and `consent_state_text` are the one place the review grid words a flag or a
-consent state; where the review copy's own wording (`innsyn.wording`) exists, these two
-delegate to it, so the page and the PDF say the same thing.
+Flags and consent states are worded by `innsyn.wording`, the same functions the review copy
+uses, so the page and the PDF say the same thing.
 """
 
 from __future__ import annotations
@@ -10,7 +9,8 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from innsyn.clock import OSLO
-from innsyn.render import CONSENT_LABELS, MONTHS, UNDRAWABLE_FLAG
+from innsyn.render import MONTHS
+from innsyn.wording import consent_state_text, flag_text  # noqa: F401 - the grid's filters
 
 STATUS = {
     "received": "mottatt",
@@ -48,36 +48,6 @@ EVENT = {
     "released": "Svar sendt ut",
     "viewed": "Saken ble åpnet",
 }
-
-
-try:  # the review copy's own wording (flows/wording.py), when this branch meets it
-    from innsyn.wording import consent_state_text as _shared_consent_state_text
-    from innsyn.wording import flag_text as _shared_flag_text
-except ImportError:
-    _shared_flag_text = _shared_consent_state_text = None
-
-
-def flag_text(code: str) -> str:
-    """A review flag in words a lawyer reads, e.g. `consent_conflicts:3` -> "3 samtykkekonflikter…"."""
-    if _shared_flag_text is not None:
-        return _shared_flag_text(code)
-    kind, _, value = code.partition(":")
-    if kind == "consent_conflicts":
-        count = int(value) if value.isdigit() else 0
-        return (f"{count} {'samtykkekonflikt' if count == 1 else 'samtykkekonflikter'}: verdier en foresatt "
-                "har samtykket til å dele, men som regelverket holder tilbake. Skolen bør følge dem opp.")
-    if kind == "indirect_identification":
-        return (f"Tynn klasse ({value}): så få elever vises at de som er holdt tilbake, kan utledes. "
-                "Vurder om mer må holdes tilbake.")
-    if code.startswith(UNDRAWABLE_FLAG):
-        return code
-    return code
-
-
-def consent_state_text(state: str | None) -> str:
-    if _shared_consent_state_text is not None:
-        return _shared_consent_state_text(state)
-    return CONSENT_LABELS.get(state or "", state or "")
 
 
 def norsk_dato(value: date | datetime | None) -> str:
