@@ -56,31 +56,35 @@ class ServiceSettings(BaseModel, frozen=True):
     actor: str
     allow_weak_policy: bool = False
     pause_for_review: bool = False
+    exchange: str | None = None  # a bulk case's parts render on the work pool (innsyn.pool)
 
     @classmethod
     def create(cls, *, db: Path | str, out: Path | str, actor: str, intake: Path | str | None = None,
                policy: Path | str | None = None, allow_weak_policy: bool = False,
-               pause_for_review: bool = False) -> ServiceSettings:
+               pause_for_review: bool = False, exchange: Path | str | None = None) -> ServiceSettings:
         return cls(db=str(Path(db).resolve()), out=str(Path(out).resolve()),
                    intake=str(Path(intake).resolve() if intake else default_intake(out)),
                    policy=str(Path(policy).resolve()) if policy else None,
                    actor=cases.check_actor_name(actor, "the service's account"),
-                   allow_weak_policy=allow_weak_policy, pause_for_review=pause_for_review)
+                   allow_weak_policy=allow_weak_policy, pause_for_review=pause_for_review,
+                   exchange=str(Path(exchange).resolve()) if exchange else None)
 
     @classmethod
     def from_environment(cls) -> ServiceSettings:
         """A worker's settings: its environment, paths relative to its working directory
-        (prefect.yaml's pull step makes that $INNSYN_HOME)."""
+        (prefect.yaml's pull step makes that $INNSYN_HOME). Runs pause for review unless
+        INNSYN_REVIEW_IN_PREFECT=0; INNSYN_EXCHANGE sends a bulk case's parts to the pool."""
         out = os.environ.get("INNSYN_OUT") or "out"
         return cls.create(db=default_db_path(), out=out, intake=os.environ.get("INNSYN_INTAKE") or None,
                           policy=os.environ.get("INNSYN_POLICY") or None,
                           actor=os.environ.get("INNSYN_USER") or SERVICE_ACTOR,
                           allow_weak_policy=os.environ.get("INNSYN_ALLOW_WEAK_POLICY") == "1",
-                          pause_for_review=os.environ.get("INNSYN_REVIEW_IN_PREFECT") == "1")
+                          pause_for_review=os.environ.get("INNSYN_REVIEW_IN_PREFECT", "1") != "0",
+                   exchange=os.environ.get("INNSYN_EXCHANGE") or None)
 
     def run_config(self) -> RunConfig:
         return RunConfig(db=self.db, out=self.out, policy=self.policy, actor=self.actor,
-                         pause_for_review=self.pause_for_review)
+                         pause_for_review=self.pause_for_review, exchange=self.exchange)
 
     def report_config(self, target_days: int) -> ReportConfig:
         return ReportConfig(db=self.db, out=self.out, target_days=target_days)
