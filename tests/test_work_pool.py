@@ -207,28 +207,28 @@ def test_a_work_pool_with_one_writer_renders_bulk_parts_on_both_workers_and_paus
             wait_for(lambda: _healthy(api), "the Prefect server", alive=[(server, lambda: processes.log("server"))])
             timings["server"] = time.monotonic() - started
 
-            # -- the pool and its deployments, from a folder holding only prefect.yaml
+            # -- the pool; then, side by side: its deployments (from a folder holding only
+            # prefect.yaml), the writer's data (the only database), two workers each in its own
+            # folder, and `innsyn serve` beside them with a database of its own
+            pool = subprocess.run([PREFECT, "work-pool", "create", "innsyn", "--type", "process"], cwd=tmp_path,
+                                  env=env(tmp_path), capture_output=True, text=True, timeout=300)
+            assert pool.returncode == 0, pool.stdout + pool.stderr
             deploy_dir = tmp_path / "deploy"
             deploy_dir.mkdir()
             shutil.copy(PROJECT / "prefect.yaml", deploy_dir / "prefect.yaml")
-            for args in (["work-pool", "create", "innsyn", "--type", "process"], ["--no-prompt", "deploy", "--all"]):
-                done = subprocess.run([PREFECT, *args], cwd=deploy_dir, env=env(tmp_path), capture_output=True,
-                                      text=True, timeout=300)
-                assert done.returncode == 0, done.stdout + done.stderr
-
-            # -- the writer's data: the only database; the second worker has none
+            deploy = subprocess.Popen([PREFECT, "--no-prompt", "deploy", "--all"], cwd=deploy_dir, env=env(tmp_path),
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             writer_db = writer / "data" / "innsyn.duckdb"
-            imported = subprocess.run([INNSYN, "db", "import", str(three_school_export(tmp_path / "export"))],
-                                      cwd=writer, env=env(writer, INNSYN_DB=str(writer_db)), capture_output=True,
-                                      text=True, timeout=300)
-            assert imported.returncode == 0, imported.stderr
-            (writer / "intake").mkdir()
-
-            # -- two workers, each in its own folder, and `innsyn serve` beside them
+            writer_cli = env(writer, INNSYN_DB=str(writer_db))
+            imported = subprocess.Popen([INNSYN, "db", "import", str(three_school_export(tmp_path / "export"))],
+                                        cwd=writer, env=writer_cli, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True)
             worker_env = {"INNSYN_EXCHANGE": str(exchange), "PREFECT_WORKER_QUERY_SECONDS": "1"}
+            # the writer takes requests and reports, and parts as well; its limit leaves it one
+            # part at a time while two cases are running, so the second worker must take some
             workers = {
                 "worker-a": processes.start("worker-a", [PREFECT, "worker", "start", "--pool", "innsyn", "--name",
-                                                         "worker-a", "--limit", "2", "--work-queue", "requests",
+                                                         "worker-a", "--limit", "3", "--work-queue", "requests",
                                                          "--work-queue", "reports", "--work-queue", "parts"],
                                             cwd=writer, env=env(writer, INNSYN_HOME=str(writer), **worker_env)),
                 "worker-b": processes.start("worker-b", [PREFECT, "worker", "start", "--pool", "innsyn", "--name",
@@ -239,16 +239,37 @@ def test_a_work_pool_with_one_writer_renders_bulk_parts_on_both_workers_and_paus
             assert subprocess.run([INNSYN, "db", "init"], cwd=served, env=served_env, capture_output=True,
                                   timeout=120).returncode == 0
             service = processes.start("serve", [INNSYN, "serve"], cwd=served, env=served_env)
+            deployed, _ = deploy.communicate(timeout=300)
+            assert deploy.returncode == 0, deployed
+            _, import_errors = imported.communicate(timeout=300)
+            assert imported.returncode == 0, import_errors
+            (writer / "intake").mkdir()
+            timings["deployed"] = time.monotonic() - started
 
-            # -- a bulk request: its parts render on both workers, then it pauses for review
+            # -- two requests at once: a one-school case and a bulk case (three schools)
+            write_request(writer / "intake" / "one.json", request_id="2026/9002")
             write_request(writer / "intake" / "bulk.json", request_id="2026/9001",
                           scope={"school_id": "all", "classes": "all"})
             with get_client(sync_client=True) as client:
-                bulk = client.create_flow_run_from_deployment(
-                    client.read_deployment_by_name("process-request/work-pool").id,
-                    parameters={"request_path": "bulk.json"})
-            paused = wait_for(lambda: _paused(bulk.id), "the bulk case's pause for review",
-                              alive=[(w, lambda n=n: processes.log(n)) for n, w in workers.items()])
+                requests = client.read_deployment_by_name("process-request/work-pool").id
+                one = client.create_flow_run_from_deployment(requests, parameters={"request_path": "one.json"})
+                bulk = client.create_flow_run_from_deployment(requests, parameters={"request_path": "bulk.json"})
+            alive = [(w, lambda n=n: processes.log(n)) for n, w in workers.items()]
+
+            # the one-school case pauses for review, and is approved from the command line:
+            # the paused run ends by itself
+            wait_for(lambda: _paused(one.id), "the one-school case's pause", alive=alive)
+            timings["one-school case paused"] = time.monotonic() - started
+            approved = subprocess.run([INNSYN, "review", "approve", "2026-9002", "--reviewer", "Lise Jurist"],
+                                      cwd=writer, env=writer_cli, capture_output=True, text=True, timeout=300)
+            assert approved.returncode == 0, approved.stderr
+            assert json.loads(approved.stdout)["status"] == "released"
+            ended = wait_for(lambda: _final(one.id), "the paused run to end after the CLI's approval", timeout=120)
+            assert ended.state.is_completed(), ended.state.message
+            timings["one-school case answered from the CLI"] = time.monotonic() - started
+
+            # the bulk case's parts rendered on both workers, then it paused for review
+            paused = wait_for(lambda: _paused(bulk.id), "the bulk case's pause for review", alive=alive)
             timings["bulk rendered and paused"] = time.monotonic() - started
             part_runs = _runs_of("render-part/work-pool-parts")
             assert len(part_runs) == 3 and all(run.state.is_completed() for run in part_runs)
@@ -272,22 +293,6 @@ def test_a_work_pool_with_one_writer_renders_bulk_parts_on_both_workers_and_paus
             assert "Ingrid Berg" in public and "Jonas Dahl" in public and "Åse Sæther" in public
             for canary in CANARIES.values():
                 assert canary not in public
-
-            # -- a one-school case paused for review, approved from the command line
-            write_request(writer / "intake" / "one.json", request_id="2026/9002")
-            with get_client(sync_client=True) as client:
-                one = client.create_flow_run_from_deployment(
-                    client.read_deployment_by_name("process-request/work-pool").id,
-                    parameters={"request_path": "one.json"})
-            wait_for(lambda: _paused(one.id), "the one-school case's pause")
-            approved = subprocess.run([INNSYN, "review", "approve", "2026-9002", "--reviewer", "Lise Jurist"],
-                                      cwd=writer, env=env(writer, INNSYN_DB=str(writer_db)), capture_output=True,
-                                      text=True, timeout=300)
-            assert approved.returncode == 0, approved.stderr
-            assert json.loads(approved.stdout)["status"] == "released"
-            ended = wait_for(lambda: _final(one.id), "the paused run to end after the CLI's approval", timeout=120)
-            assert ended.state.is_completed(), ended.state.message
-            timings["one-school case answered from the CLI"] = time.monotonic() - started
 
             # -- the weekly report, run by hand, while `innsyn serve` runs beside the pool
             wait_for(lambda: _deployment("process-request/process-request"), "innsyn serve's deployments",
