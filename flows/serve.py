@@ -149,6 +149,13 @@ def serve_deployments(
     deployments = build_deployments(db=db, out=out, policy=policy, target_days=target_days,
                                     actor=cases.current_user(), intake=intake,
                                     allow_weak_policy=allow_weak_policy, pause_for_review=pause_for_review)
+    # a served run may be started from its entrypoint in a new process (Prefect's runner does,
+    # for deployments it did not get as flows): it then reads this service's settings from the
+    # environment it inherits, so they are put there
+    os.environ.update(ServiceSettings.create(
+        db=db, out=out, policy=policy, actor=cases.current_user(), intake=intake, allow_weak_policy=allow_weak_policy,
+        pause_for_review=pause_for_review, exchange=os.environ.get("INNSYN_EXCHANGE") or None).as_environment())
+    os.environ["INNSYN_TARGET_WORKING_DAYS"] = str(target_days)
     # On shutdown Prefect pauses the schedules, so a stopped service leaves no runs waiting
     # in vain. Without a configured server the temporary one stops with us: nothing to pause.
     names = [deployment.full_name for deployment in deployments]

@@ -82,6 +82,16 @@ class ServiceSettings(BaseModel, frozen=True):
                           pause_for_review=os.environ.get("INNSYN_REVIEW_IN_PREFECT", "1") != "0",
                    exchange=os.environ.get("INNSYN_EXCHANGE") or None)
 
+    def as_environment(self) -> dict[str, str]:
+        """These settings as the environment `from_environment` reads: `innsyn serve` puts them
+        in its own, because Prefect's runner may start a served run from its entrypoint (this
+        module's `process_request_in_service`) in a new process, not from the flow it was given."""
+        return {"INNSYN_DB": self.db, "INNSYN_OUT": self.out, "INNSYN_INTAKE": self.intake,
+                "INNSYN_POLICY": self.policy or "", "INNSYN_USER": self.actor,
+                "INNSYN_ALLOW_WEAK_POLICY": "1" if self.allow_weak_policy else "0",
+                "INNSYN_REVIEW_IN_PREFECT": "1" if self.pause_for_review else "0",
+                "INNSYN_EXCHANGE": self.exchange or ""}
+
     def run_config(self) -> RunConfig:
         return RunConfig(db=self.db, out=self.out, policy=self.policy, actor=self.actor,
                          pause_for_review=self.pause_for_review, exchange=self.exchange)

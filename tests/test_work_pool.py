@@ -278,7 +278,7 @@ def test_a_work_pool_with_one_writer_renders_bulk_parts_on_both_workers_and_paus
                          for name in workers}
             assert by_worker["worker-a"] and by_worker["worker-b"], {n: len(r) for n, r in by_worker.items()}
             assert not list(second.rglob("*.duckdb")), "the second worker holds no database"
-            assert not [p for p in exchange.rglob("*") if p.is_file()], "the snapshots are gone"
+            assert not list(exchange.iterdir()), "the snapshots are gone"
             assert (writer / "out" / "internal" / "2026-9001" / "intern.pdf").is_file()
 
             # the reviewer answers the pause through the API: released from the same parts
@@ -322,9 +322,11 @@ def test_a_work_pool_with_one_writer_renders_bulk_parts_on_both_workers_and_paus
             assert refused.returncode == 2 and "does not take over" in refused.stderr, refused.stderr
             assert len(refused.stderr.strip().splitlines()) == 1
 
-            # stopping the workers: SIGTERM, and they are gone
+            # stopping the workers, idle: SIGTERM, and they are gone
+            stopping = time.monotonic()
             for name in workers:
                 assert processes.stop(name) in (0, -signal.SIGTERM, 143), processes.log(name)
+            timings["workers stopped, in s"] = time.monotonic() - stopping
         finally:
             processes.stop_all()
     timings["total"] = time.monotonic() - started

@@ -17,6 +17,7 @@ rendering; the parts already staged stay for the next run.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from pathlib import Path
@@ -67,6 +68,8 @@ def render_schools_on_workers(plan: Plan, config: RunConfig, poll_seconds: float
         _take_parts_as_they_finish(plan, config, runs, root, poll_seconds)
     finally:
         shutil.rmtree(root / plan.case_id / plan.data_hash[:16], ignore_errors=True)
+        with contextlib.suppress(OSError):  # the case's folder, unless another hand-over uses it
+            (root / plan.case_id).rmdir()
     return len(plan.schools) - len(todo)
 
 
