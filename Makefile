@@ -20,8 +20,10 @@ STAMP    = $(VENV)/.installed-stamp
 # Fonts for names in a Norwegian register: DejaVu (Latin with Sámi, Greek, Cyrillic), Noto core
 # (Arabic, Hebrew, Ethiopic, Indic, Thai, Georgian, Armenian, ...: 42 MB), Droid Sans Fallback
 # (Chinese, Japanese: 7 MB), Nanum (Korean: 33 MB); fonts-noto-cjk would be 91 MB on its own.
+# Postgres: the work-pool test runs a Prefect server on it, as README's "When one machine is not
+# enough" does (the test skips, saying so, where it cannot start one).
 APT_PACKAGES = libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils fontconfig \
-               fonts-dejavu-core fonts-noto-core fonts-droid-fallback fonts-nanum
+               fonts-dejavu-core fonts-noto-core fonts-droid-fallback fonts-nanum postgresql
 
 .PHONY: demo test test-fast system-deps missing-system-deps check-system clean
 
