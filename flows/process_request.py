@@ -201,13 +201,10 @@ def process_request(request_path: str, config: RunConfig) -> CaseResult:
 def review_in_flow(case_id: str, summary: ScreeningSummary, config: RunConfig, rounds: int = 20) -> str | None:
     """Pause for the reviewer until they approve (changes without approval: pause again)."""
     for _ in range(rounds):
-        decision = wait_for_reviewer(case_id, summary, config)
-        if decision is None:
+        if _answered_elsewhere(case_id, config):  # before this pause, while the last answer was applied
             return None
-        with open_db(config.db, read_only=True) as con:
-            status = cases.find_case(con, case_id).status
-        if status in ("approved", "released"):  # answered from the command line meanwhile
-            get_run_logger().info("case %s was %s outside this run: nothing left to wait for", case_id, status)
+        decision = wait_for_reviewer(case_id, summary, config)
+        if decision is None or _answered_elsewhere(case_id, config):
             return None
         if not (decision.approve or decision.changes or decision.confirm):
             continue  # an answer with no decision (the command line changed items): wait again
@@ -222,6 +219,16 @@ def review_in_flow(case_id: str, summary: ScreeningSummary, config: RunConfig, r
             get_run_logger().warning("case %s: %s", case_id, refused)
         render_case(case_id, config, publish=False)  # show the reviewer their changes
     return None
+
+
+def _answered_elsewhere(case_id: str, config: RunConfig) -> bool:
+    """Approved (and released) from the command line while this run waited: nothing to wait for."""
+    with open_db(config.db, read_only=True) as con:
+        status = cases.find_case(con, case_id).status
+    if status in ("approved", "released"):
+        get_run_logger().info("case %s was %s outside this run: nothing left to wait for", case_id, status)
+        return True
+    return False
 
 
 if __name__ == "__main__":
