@@ -306,6 +306,14 @@ def test_a_work_pool_with_one_writer_renders_bulk_parts_on_both_workers_and_paus
             assert list((writer / "out" / "reports").glob("compliance-*.pdf"))
             timings["weekly report"] = time.monotonic() - started
 
+            # nothing personal reached Prefect: not in a parameter, log, state, artifact or event
+            # of its database (the snapshots' values stayed in the exchange folder, then went)
+            dumped = _dump(database_url)
+            assert "2026-9001" in dumped  # the dump holds the runs: ids are what Prefect sees
+            for value in [*CANARIES.values(), "Ingrid Berg", "Jonas Dahl", "Kari Nordmann", "kari@avis.example",
+                          "tone.berg@example.no", "Bjølsenveien", "Lilleborggata"]:
+                assert value not in dumped, value
+
             # stopping the service pauses its own deployments, never the pool's
             assert processes.stop("serve") == 0, processes.log("serve")
             with get_client(sync_client=True) as client:
@@ -344,6 +352,19 @@ def test_a_work_pool_with_one_writer_renders_bulk_parts_on_both_workers_and_paus
             processes.stop_all()
     timings["total"] = time.monotonic() - started
     print("work pool timings (s since start): " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()))
+
+
+def _dump(database_url: str) -> str:
+    """Everything in the Prefect server's Postgres database, as pg_dump writes it."""
+    from urllib.parse import urlsplit
+
+    where = urlsplit(database_url)
+    dumped = subprocess.run([postgres_bin("pg_dump"), "-h", where.hostname, "-p", str(where.port), "-U",
+                             where.username, where.path.lstrip("/")], capture_output=True, timeout=120)
+    assert dumped.returncode == 0, dumped.stderr
+    text = dumped.stdout.decode("utf-8", "replace")
+    # JSON columns may hold "\\u00e5" for "å": the escapes read as what they stand for, too
+    return text + "\n" + text.encode("ascii", "backslashreplace").decode("unicode_escape", "replace")
 
 
 def _healthy(api: str) -> bool:
