@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -364,7 +365,9 @@ def _dump(database_url: str) -> str:
     assert dumped.returncode == 0, dumped.stderr
     text = dumped.stdout.decode("utf-8", "replace")
     # JSON columns may hold "\\u00e5" for "å": the escapes read as what they stand for, too
-    return text + "\n" + text.encode("ascii", "backslashreplace").decode("unicode_escape", "replace")
+    with warnings.catch_warnings():  # pg_dump's own escapes ("\\.") are no Python escapes: no matter
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return text + "\n" + text.encode("ascii", "backslashreplace").decode("unicode_escape", "replace")
 
 
 def _healthy(api: str) -> bool:
