@@ -14,11 +14,13 @@ a caller may choose:
 
 The database, the output folder, the intake folder, the policy and the acting account are the
 service's own. `innsyn serve` fixes them when it starts, in the flows it serves
-(`served_request_flow`, `served_report_flow`: the settings travel inside the flow to the
-process each run starts in, not as parameters). A worker of prefect.yaml's work pool reads
-them from its own environment when a run starts (`process_request_in_service`,
-`compliance_report_in_service`: INNSYN_DB, INNSYN_OUT, INNSYN_INTAKE, INNSYN_POLICY,
-INNSYN_USER, INNSYN_ALLOW_WEAK_POLICY, INNSYN_REVIEW_IN_PREFECT).
+(`served_request_flow`, `served_report_flow`) and in its own environment
+(`ServiceSettings.as_environment`): Prefect's runner starts a served run from its entrypoint,
+this module's `process_request_in_service`, in a new process that inherits that environment.
+A worker of prefect.yaml's work pool reads them from its own environment when a run starts
+(`process_request_in_service`, `compliance_report_in_service`: INNSYN_DB, INNSYN_OUT,
+INNSYN_INTAKE, INNSYN_POLICY, INNSYN_USER, INNSYN_ALLOW_WEAK_POLICY, INNSYN_EXCHANGE, and
+INNSYN_REVIEW_IN_PREFECT: runs pause for review unless it is 0). Never parameters.
 """
 
 from __future__ import annotations
