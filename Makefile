@@ -21,8 +21,11 @@ STAMP    = $(VENV)/.installed-stamp
 # (Arabic, Hebrew, Ethiopic, Indic, Thai, Georgian, Armenian, ...: 42 MB), Droid Sans Fallback
 # (Chinese, Japanese: 7 MB), Nanum (Korean: 33 MB); fonts-noto-cjk would be 91 MB on its own.
 # chromium and chromium-driver: the case desk's browser test drives a real headless Chromium.
+# Postgres: the work-pool test runs a Prefect server on it, as README's "When one machine is not
+# enough" does (the test skips, saying so, where it cannot start one).
 APT_PACKAGES = libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils fontconfig \
-               fonts-dejavu-core fonts-noto-core fonts-droid-fallback fonts-nanum chromium chromium-driver
+               fonts-dejavu-core fonts-noto-core fonts-droid-fallback fonts-nanum chromium chromium-driver \
+               postgresql
 
 .PHONY: demo test test-fast system-deps missing-system-deps check-system clean
 

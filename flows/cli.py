@@ -124,9 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "else intake/ beside the output folder)")
     serve.add_argument("--allow-weak-policy", action="store_true",
                        help="serve a policy that leaves a marker without a rule or a graded address without review")
-    serve.add_argument("--review-in-prefect", action="store_true",
-                       help="served runs wait for the reviewer in the Prefect UI (pause_flow_run) instead of "
-                            "stopping at awaiting_review")
+    serve.add_argument("--review-in-prefect", action=argparse.BooleanOptionalAction, default=True,
+                       help="served runs wait for the reviewer in the Prefect UI (pause_flow_run; the default), "
+                            "or with --no-review-in-prefect stop at awaiting_review")
     from innsyn.desk.commands import add_parsers  # the case desk: `innsyn users`, `innsyn desk`
 
     add_parsers(commands, _common, _Parser)

@@ -282,6 +282,9 @@ def review_approve(args: argparse.Namespace, db: Path, out: Path) -> dict:
         raise
     with foreground_run(_schools_of(db, row.case_id)):
         render_answer(row.case_id, config, approved_by=reviewer)
+    from innsyn.pool.paused import end_paused_runs
+
+    end_paused_runs(row.case_id, reviewer)  # a run paused for this review ends: answered here
     return case_result(config, row.case_id).model_dump()
 
 

@@ -25,6 +25,8 @@ class RunConfig(BaseModel):
     review_poll_seconds: int = 10
     workers: int | None = None              # processes rendering a bulk case (default: all cores)
     progress: bool = False                  # a progress bar on stderr (the CLI turns it on)
+    exchange: str | None = None             # a bulk case's parts render on a work pool's workers,
+                                            # through this folder (innsyn.pool.parts)
 
 
 class CaseResult(BaseModel):

@@ -29,6 +29,7 @@ from innsyn.case_documents import CasePaths, build_answer
 from innsyn.config import TASK_OPTIONS, CaseResult, RunConfig, case_result
 from innsyn.db import init_schema, open_db, transaction
 from innsyn.policy import load_policy, policy_weaknesses, weakness_warning
+from innsyn.pool.paused import tag_this_run
 from innsyn.render_answer import render_case
 from innsyn.request import BadInput, parse_request
 from innsyn.screening import ScreeningSummary, screen_case
@@ -161,6 +162,7 @@ def wait_for_reviewer(case_id: str, summary: ScreeningSummary, config: RunConfig
         f"identification are named in the review copy, {paths.review_pdf}. Give item ids from it to "
         "release or withhold values; a change needs a reason."
     )
+    tag_this_run(case_id)  # so `innsyn review approve` finds this pause (innsyn.pool.paused)
     try:
         return pause_flow_run(
             wait_for_input=ReviewInput.with_initial_data(description=description, approve=False, reviewer="", reason=""),
@@ -199,12 +201,13 @@ def process_request(request_path: str, config: RunConfig) -> CaseResult:
 def review_in_flow(case_id: str, summary: ScreeningSummary, config: RunConfig, rounds: int = 20) -> str | None:
     """Pause for the reviewer until they approve (changes without approval: pause again)."""
     for _ in range(rounds):
-        decision = wait_for_reviewer(case_id, summary, config)
-        if decision is None:
+        if _answered_elsewhere(case_id, config):  # before this pause, while the last answer was applied
             return None
-        with open_db(config.db, read_only=True) as con:
-            if cases.find_case(con, case_id).status == "released":  # approved from the CLI meanwhile
-                return None
+        decision = wait_for_reviewer(case_id, summary, config)
+        if decision is None or _answered_elsewhere(case_id, config):
+            return None
+        if not (decision.approve or decision.changes or decision.confirm):
+            continue  # an answer with no decision (the command line changed items): wait again
         try:
             if apply_review(case_id, decision, config):
                 return cases.check_actor_name(decision.reviewer, "reviewer")
@@ -216,6 +219,16 @@ def review_in_flow(case_id: str, summary: ScreeningSummary, config: RunConfig, r
             get_run_logger().warning("case %s: %s", case_id, refused)
         render_case(case_id, config, publish=False)  # show the reviewer their changes
     return None
+
+
+def _answered_elsewhere(case_id: str, config: RunConfig) -> bool:
+    """Approved (and released) from the command line while this run waited: nothing to wait for."""
+    with open_db(config.db, read_only=True) as con:
+        status = cases.find_case(con, case_id).status
+    if status in ("approved", "released"):
+        get_run_logger().info("case %s was %s outside this run: nothing left to wait for", case_id, status)
+        return True
+    return False
 
 
 if __name__ == "__main__":

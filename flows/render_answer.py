@@ -163,16 +163,28 @@ def render_school(plan: Plan, school_id: str, config: RunConfig) -> bool:
     everything again). The review part holds only the classes with remarks, and is left out
     for a school without any. Returns True when an earlier run had already done the school.
     """
-    staging = staging_dir(config, plan)
-    parts = {"public": staging / "public" / f"{school_id}.pdf"}
-    if school_id in plan.review_schools:
-        parts["internal"] = staging / "internal" / f"{school_id}.pdf"
+    parts = school_parts(staging_dir(config, plan), plan, school_id)
     if all(part.exists() for part in parts.values()):
         return True
-    policy = load_policy(config.policy)
     with open_db(config.db, read_only=True) as con:
-        answer = build_answer(con, plan.case_id, policy, status_label=plan.status_label, school_id=school_id)
-        withheld = dict(con.execute(sql("case_withheld_values"), {"case_id": plan.case_id}).fetchall())
+        render_school_parts(con, plan, school_id, load_policy(config.policy), parts)
+    return False
+
+
+def school_parts(folder: Path, plan: Plan, school_id: str) -> dict[str, Path]:
+    """Where one school's parts go: the public part, and the review part when the school has
+    a class with remarks."""
+    parts = {"public": folder / "public" / f"{school_id}.pdf"}
+    if school_id in plan.review_schools:
+        parts["internal"] = folder / "internal" / f"{school_id}.pdf"
+    return parts
+
+
+def render_school_parts(con, plan: Plan, school_id: str, policy: Policy, parts: dict[str, Path]) -> None:
+    """Render the parts of `parts` not yet there from the case's rows in `con`: the case's
+    database, or a work-pool worker's snapshot of one school (innsyn.pool.parts)."""
+    answer = build_answer(con, plan.case_id, policy, status_label=plan.status_label, school_id=school_id)
+    withheld = dict(con.execute(sql("case_withheld_values"), {"case_id": plan.case_id}).fetchall())
     if "internal" in parts and not parts["internal"].exists():
         # no status label in a school's part: the same part serves the review and the release
         with atomic_target(parts["internal"], private=True) as tmp:
@@ -182,7 +194,6 @@ def render_school(plan: Plan, school_id: str, config: RunConfig) -> bool:
         with atomic_target(parts["public"], private=True) as tmp:
             render.render_public_pdf(public_answer(answer), tmp, front=False)
             leak_gate.check_pdf(tmp, withheld, released, namesakes=namesakes)
-    return False
 
 
 @task(**TASK_OPTIONS)
@@ -265,8 +276,13 @@ def render_answer(case_id: str, config: RunConfig, approved_by: str | None = Non
         with _workers_share_this_server():
             # the fronts (letter, review summary) render in the pool beside the schools
             fronts = render_fronts.submit(plan, config)
-            futures = [render_school.submit(plan, school_id, config) for school_id in plan.schools]
-            reused = _wait_with_progress(futures, plan, config)
+            if config.exchange:  # on a work pool's workers, from snapshots (innsyn.pool.parts)
+                from innsyn.pool.parts import render_schools_on_workers
+
+                reused = render_schools_on_workers(plan, config)
+            else:
+                futures = [render_school.submit(plan, school_id, config) for school_id in plan.schools]
+                reused = _wait_with_progress(futures, plan, config)
             fronts.result()
         merge_parts(plan, config)
     if publish:

@@ -30,6 +30,7 @@ Prefect server with a work pool and workers (see README, "Running as a service")
 from __future__ import annotations
 
 import ipaddress
+import os
 import signal
 import sys
 from pathlib import Path
@@ -65,7 +66,8 @@ def build_deployments(
     """The two deployments `innsyn serve` runs. Their flows hold this service's settings; a
     caller names a request file in the intake folder, or a report's period, and nothing else."""
     settings = ServiceSettings.create(db=db, out=out, policy=policy, actor=actor, intake=intake,
-                                      allow_weak_policy=allow_weak_policy, pause_for_review=pause_for_review)
+                                      allow_weak_policy=allow_weak_policy, pause_for_review=pause_for_review,
+                                      exchange=os.environ.get("INNSYN_EXCHANGE") or None)
     return [
         served_request_flow(settings).to_deployment(
             name=PROCESS_DEPLOYMENT,
@@ -106,6 +108,30 @@ def check_api_protected() -> None:
                    "the server with PREFECT_SERVER_API_AUTH_STRING behind TLS and set PREFECT_API_AUTH_STRING here")
 
 
+def refuse_to_take_over(names: list[str]) -> None:
+    """BadInput (one line) when a deployment of these names is already on a work pool.
+
+    `prefect deploy` (prefect.yaml) made it: serving the same name would take it over
+    (entrypoint, pull steps, who runs it), and stopping would pause it and delete its
+    scheduled runs. prefect.yaml's deployments have names of their own (`work-pool`, ...), so
+    this is a work pool deployed from an older prefect.yaml, or by hand."""
+    from prefect import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    if not PREFECT_API_URL.value():
+        return  # the temporary server starts empty with the service: nothing there to take over
+    with get_client(sync_client=True) as client:
+        for name in names:
+            try:
+                existing = client.read_deployment_by_name(name)
+            except ObjectNotFound:
+                continue
+            if existing.work_pool_name:
+                raise BadInput(f"deployment {name} runs on the work pool {existing.work_pool_name!r}: `innsyn "
+                               "serve` does not take over a deployment it did not create; delete it or "
+                               "deploy the pool's under other names (prefect.yaml)")
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -123,9 +149,17 @@ def serve_deployments(
     deployments = build_deployments(db=db, out=out, policy=policy, target_days=target_days,
                                     actor=cases.current_user(), intake=intake,
                                     allow_weak_policy=allow_weak_policy, pause_for_review=pause_for_review)
+    # a served run may be started from its entrypoint in a new process (Prefect's runner does,
+    # for deployments it did not get as flows): it then reads this service's settings from the
+    # environment it inherits, so they are put there
+    os.environ.update(ServiceSettings.create(
+        db=db, out=out, policy=policy, actor=cases.current_user(), intake=intake, allow_weak_policy=allow_weak_policy,
+        pause_for_review=pause_for_review, exchange=os.environ.get("INNSYN_EXCHANGE") or None).as_environment())
+    os.environ["INNSYN_TARGET_WORKING_DAYS"] = str(target_days)
     # On shutdown Prefect pauses the schedules, so a stopped service leaves no runs waiting
     # in vain. Without a configured server the temporary one stops with us: nothing to pause.
     names = [deployment.full_name for deployment in deployments]
+    refuse_to_take_over(names)
     intake_folder = Path(intake).resolve() if intake else default_intake(out)
     intake_folder.mkdir(parents=True, exist_ok=True)
     # stdout carries one JSON object when we stop (the contract): Prefect's banner goes to stderr
@@ -181,7 +215,5 @@ def _stop(signum, frame) -> None:
 
 
 if __name__ == "__main__":
-    import os
-
     serve_deployments(db=default_db_path(), out=os.environ.get("INNSYN_OUT") or "out",
                       target_days=deadlines.target_working_days())

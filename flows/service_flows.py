@@ -14,11 +14,13 @@ a caller may choose:
 
 The database, the output folder, the intake folder, the policy and the acting account are the
 service's own. `innsyn serve` fixes them when it starts, in the flows it serves
-(`served_request_flow`, `served_report_flow`: the settings travel inside the flow to the
-process each run starts in, not as parameters). A worker of prefect.yaml's work pool reads
-them from its own environment when a run starts (`process_request_in_service`,
-`compliance_report_in_service`: INNSYN_DB, INNSYN_OUT, INNSYN_INTAKE, INNSYN_POLICY,
-INNSYN_USER, INNSYN_ALLOW_WEAK_POLICY, INNSYN_REVIEW_IN_PREFECT).
+(`served_request_flow`, `served_report_flow`) and in its own environment
+(`ServiceSettings.as_environment`): Prefect's runner starts a served run from its entrypoint,
+this module's `process_request_in_service`, in a new process that inherits that environment.
+A worker of prefect.yaml's work pool reads them from its own environment when a run starts
+(`process_request_in_service`, `compliance_report_in_service`: INNSYN_DB, INNSYN_OUT,
+INNSYN_INTAKE, INNSYN_POLICY, INNSYN_USER, INNSYN_ALLOW_WEAK_POLICY, INNSYN_EXCHANGE, and
+INNSYN_REVIEW_IN_PREFECT: runs pause for review unless it is 0). Never parameters.
 """
 
 from __future__ import annotations
@@ -56,31 +58,45 @@ class ServiceSettings(BaseModel, frozen=True):
     actor: str
     allow_weak_policy: bool = False
     pause_for_review: bool = False
+    exchange: str | None = None  # a bulk case's parts render on the work pool (innsyn.pool)
 
     @classmethod
     def create(cls, *, db: Path | str, out: Path | str, actor: str, intake: Path | str | None = None,
                policy: Path | str | None = None, allow_weak_policy: bool = False,
-               pause_for_review: bool = False) -> ServiceSettings:
+               pause_for_review: bool = False, exchange: Path | str | None = None) -> ServiceSettings:
         return cls(db=str(Path(db).resolve()), out=str(Path(out).resolve()),
                    intake=str(Path(intake).resolve() if intake else default_intake(out)),
                    policy=str(Path(policy).resolve()) if policy else None,
                    actor=cases.check_actor_name(actor, "the service's account"),
-                   allow_weak_policy=allow_weak_policy, pause_for_review=pause_for_review)
+                   allow_weak_policy=allow_weak_policy, pause_for_review=pause_for_review,
+                   exchange=str(Path(exchange).resolve()) if exchange else None)
 
     @classmethod
     def from_environment(cls) -> ServiceSettings:
         """A worker's settings: its environment, paths relative to its working directory
-        (prefect.yaml's pull step makes that $INNSYN_HOME)."""
+        (prefect.yaml's pull step makes that $INNSYN_HOME). Runs pause for review unless
+        INNSYN_REVIEW_IN_PREFECT=0; INNSYN_EXCHANGE sends a bulk case's parts to the pool."""
         out = os.environ.get("INNSYN_OUT") or "out"
         return cls.create(db=default_db_path(), out=out, intake=os.environ.get("INNSYN_INTAKE") or None,
                           policy=os.environ.get("INNSYN_POLICY") or None,
                           actor=os.environ.get("INNSYN_USER") or SERVICE_ACTOR,
                           allow_weak_policy=os.environ.get("INNSYN_ALLOW_WEAK_POLICY") == "1",
-                          pause_for_review=os.environ.get("INNSYN_REVIEW_IN_PREFECT") == "1")
+                          pause_for_review=os.environ.get("INNSYN_REVIEW_IN_PREFECT", "1") != "0",
+                   exchange=os.environ.get("INNSYN_EXCHANGE") or None)
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as the environment `from_environment` reads: `innsyn serve` puts them
+        in its own, because Prefect's runner may start a served run from its entrypoint (this
+        module's `process_request_in_service`) in a new process, not from the flow it was given."""
+        return {"INNSYN_DB": self.db, "INNSYN_OUT": self.out, "INNSYN_INTAKE": self.intake,
+                "INNSYN_POLICY": self.policy or "", "INNSYN_USER": self.actor,
+                "INNSYN_ALLOW_WEAK_POLICY": "1" if self.allow_weak_policy else "0",
+                "INNSYN_REVIEW_IN_PREFECT": "1" if self.pause_for_review else "0",
+                "INNSYN_EXCHANGE": self.exchange or ""}
 
     def run_config(self) -> RunConfig:
         return RunConfig(db=self.db, out=self.out, policy=self.policy, actor=self.actor,
-                         pause_for_review=self.pause_for_review)
+                         pause_for_review=self.pause_for_review, exchange=self.exchange)
 
     def report_config(self, target_days: int) -> ReportConfig:
         return ReportConfig(db=self.db, out=self.out, target_days=target_days)

@@ -119,15 +119,48 @@ def test_the_flow_pauses_for_a_typed_review_and_resumes_through_the_api(prefect_
     assert [e for e, a, _ in events(config) if a == "Lise Jurist"] == ["overridden", "approved", "released"]
 
 
-def wait_for_paused_run(timeout: float = 120):
+def test_a_case_approved_from_the_command_line_ends_the_run_paused_for_it(prefect_api_url, case_files, tmp_path):
+    """The Prefect form and `innsyn review approve` answer the same pause: approved from the
+    command line, the paused run resumes, finds the case released, and completes."""
+    import subprocess
+
+    from conftest import INNSYN, innsyn_env
+    from innsyn.pool.paused import case_tag
+
+    config = case_files.model_copy(update={"pause_for_review": True, "review_poll_seconds": 1,
+                                           "review_timeout_seconds": 300})
+    outcome: dict = {}
+    runner = threading.Thread(
+        target=lambda: outcome.update(result=process_request(str(tmp_path / "request.json"), config)))
+    runner.start()
+    paused = wait_for_paused_run(tag=case_tag("2026-1234"))  # how the command finds it: an id, nothing personal
+
+    approved = subprocess.run([INNSYN, "review", "approve", "2026-1234", "--reviewer", "Lise Jurist"], cwd=tmp_path,
+                              env=innsyn_env(tmp_path, prefect_api_url), capture_output=True, text=True, timeout=300)
+    assert approved.returncode == 0, approved.stderr
+    runner.join(timeout=120)  # long before the pause's own timeout
+
+    assert not runner.is_alive(), "the paused run still waits"
+    assert outcome["result"].status == "released"
     from prefect import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateName
+
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(paused.id).state.is_completed()
+    assert [e for e, a, _ in events(config) if a == "Lise Jurist"] == ["approved", "released"]
+
+
+def wait_for_paused_run(timeout: float = 120, tag: str | None = None):
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter, FlowRunFilterState, FlowRunFilterStateName, FlowRunFilterTags,
+    )
 
     deadline = time.monotonic() + timeout
     with get_client(sync_client=True) as client:
         while time.monotonic() < deadline:
             runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
-                state=FlowRunFilterState(name=FlowRunFilterStateName(any_=["Paused"]))))
+                state=FlowRunFilterState(name=FlowRunFilterStateName(any_=["Paused"])),
+                tags=FlowRunFilterTags(all_=[tag]) if tag else None))
             if runs:
                 return runs[0]
             time.sleep(0.5)

@@ -73,28 +73,34 @@ def test_the_schedule_is_registered_with_its_cron_and_time_zone(deployments, pre
     ]
 
 
-def test_prefect_yaml_declares_the_same_deployments_for_a_work_pool(monkeypatch):
+def test_prefect_yaml_declares_the_deployments_for_a_work_pool_under_names_of_their_own(tmp_path, monkeypatch):
+    from prefect.deployments.steps.core import run_step
     from prefect.flows import load_flow_from_entrypoint
-    from prefect.utilities.templating import apply_values
 
-    monkeypatch.setenv("INNSYN_HOME", "/srv/innsyn")
     declared = yaml.safe_load((PROJECT / "prefect.yaml").read_text(encoding="utf-8"))
-    by_name = {d["name"]: apply_values(d, {}) for d in declared["deployments"]}
-    assert set(by_name) == {"process-request", REPORT_DEPLOYMENT}
-
-    report = by_name[REPORT_DEPLOYMENT]
+    by_name = {d["name"]: d for d in declared["deployments"]}
+    assert set(by_name) == {"work-pool", "work-pool-weekly", "work-pool-parts"}
+    report = by_name["work-pool-weekly"]
     assert report["schedules"] == [{"cron": "0 7 * * 1", "timezone": "Europe/Oslo"}]
     # no parameters a run could change: a worker's settings are its own environment
     assert all("parameters" not in deployment for deployment in by_name.values())
-    assert apply_values(declared["pull"], {}) == [
-        {"prefect.deployments.steps.set_working_directory": {"directory": "/srv/innsyn"}}]
-    for deployment in by_name.values():
-        assert deployment["work_pool"]["name"] == "innsyn"
-        flow = load_flow_from_entrypoint(str(PROJECT / deployment["entrypoint"]))
-        assert flow.name == {"process-request": "process-request",
-                             REPORT_DEPLOYMENT: "compliance-report"}[deployment["name"]]
-    process = load_flow_from_entrypoint(str(PROJECT / by_name["process-request"]["entrypoint"]))
-    assert list(process.parameters.properties) == ["request_path"]
+    flows = {name: load_flow_from_entrypoint(d["entrypoint"]) for name, d in by_name.items()}  # module paths
+    full_names = {f"{flows[name].name}/{name}" for name in by_name}
+    # never the names `innsyn serve` serves: neither takes over the other's deployments
+    assert full_names == {"process-request/work-pool", "compliance-report/work-pool-weekly",
+                          "render-part/work-pool-parts"}
+    assert not full_names & {PROCESS, REPORT}
+    assert {d["work_pool"]["work_queue_name"] for d in by_name.values()} == {"requests", "reports", "parts"}
+    assert list(flows["work-pool"].parameters.properties) == ["request_path"]
+    assert list(flows["work-pool-parts"].parameters.properties) == ["job"]
+
+    # the pull step reads the worker's own INNSYN_HOME when the run starts, not the deployer's
+    (step,) = declared["pull"]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("INNSYN_HOME", str(tmp_path / "here"))
+    (tmp_path / "here").mkdir()
+    assert asyncio.run(run_step(step)) == {"directory": str(tmp_path / "here")}
+    assert Path.cwd() == tmp_path / "here"
 
 
 def test_innsyn_serve_registers_the_deployments_answers_process_and_stops_on_sigterm(tmp_path, prefect_api_url):

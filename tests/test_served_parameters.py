@@ -38,8 +38,9 @@ def service(tmp_path_factory, prefect_api_url):
     env = innsyn_env(workdir, prefect_api_url, user="innsyn-service")
     log = workdir / "serve.log"
     with log.open("w") as stderr:
-        process = subprocess.Popen([INNSYN, "serve"], cwd=workdir, env=env, stdout=subprocess.PIPE,
-                                   stderr=stderr, text=True)
+        # runs stop at awaiting_review here; pausing (the default) is tested in test_work_pool.py
+        process = subprocess.Popen([INNSYN, "serve", "--no-review-in-prefect"], cwd=workdir, env=env,
+                                   stdout=subprocess.PIPE, stderr=stderr, text=True)
     try:
         deadline = time.monotonic() + 180
         ready = None
