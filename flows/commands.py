@@ -45,7 +45,29 @@ def run(args: argparse.Namespace, *, db: Path, out: Path) -> dict:
         return {"compliance": report_compliance}[args.report_command](args, db, out)
     if args.command == "serve":
         return serve(args, db, out)
+    if args.command in ("intake", "send", "archive"):
+        return mail_command(args, db, out)
     raise BadInput(f"unknown command {args.command!r}")
+
+
+# ----------------------------------------------------------------------------- mail and archive
+
+
+def mail_command(args: argparse.Namespace, db: Path, out: Path) -> dict:
+    """intake, send and archive live in their subpackages (innsyn.intake, .delivery, .archive)."""
+    if args.command == "intake":
+        from innsyn.intake import commands as intake
+
+        return {"maildir": intake.intake_maildir, "list": intake.intake_list,
+                "map": intake.intake_map}[args.intake_command](args, db, out)
+    _require_db(db)
+    if args.command == "send":
+        from innsyn.delivery.send import send_case
+
+        return send_case(args.case_id, db=db, out=out)
+    from innsyn.archive.package import archive_case
+
+    return archive_case(args.case_id, db=db, out=out)
 
 
 # ----------------------------------------------------------------------------- db
