@@ -129,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--review-in-prefect", action="store_true",
                        help="served runs wait for the reviewer in the Prefect UI (pause_flow_run) instead of "
                             "stopping at awaiting_review")
+    serve.add_argument("--maildir", type=Path, default=None, metavar="DIR",
+                       help="poll this Maildir on a schedule ($INNSYN_MAILDIR_POLL_SECONDS, default 60): "
+                            "eInnsyn orders become cases, other mail goes to triage")
     return parser
 
 

@@ -445,6 +445,11 @@ def serve(args: argparse.Namespace, db: Path, out: Path) -> dict:
     intake = args.intake or (Path(os.environ["INNSYN_INTAKE"]) if os.environ.get("INNSYN_INTAKE") else None)
     from innsyn.serve import serve_deployments
 
+    if args.maildir is not None:
+        from innsyn.intake.maildir import check_maildir
+
+        check_maildir(args.maildir)
     names = serve_deployments(db=db, out=out, policy=args.policy, target_days=target, intake=intake,
-                              allow_weak_policy=args.allow_weak_policy, pause_for_review=args.review_in_prefect)
+                              allow_weak_policy=args.allow_weak_policy, pause_for_review=args.review_in_prefect,
+                              maildir=args.maildir)
     return {"served": names, "stopped": True}
