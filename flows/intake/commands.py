@@ -14,13 +14,14 @@ from pathlib import Path
 from innsyn import cases, clock
 from innsyn.db import open_db, transaction
 from innsyn.intake import mapping, triage
-from innsyn.intake.maildir import handle_maildir
+from innsyn.intake.maildir import check_maildir, handle_maildir
 from innsyn.request import BadInput
 
 
 def intake_maildir(args: argparse.Namespace, db: Path, out: Path) -> dict:
     from innsyn.commands import _require_db, check_request, checked_policy, process
 
+    check_maildir(args.folder)
     checked_policy(args.policy)
     _require_db(db)
     return handle_maildir(args.folder, db=db, out=out,
