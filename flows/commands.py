@@ -62,12 +62,18 @@ def mail_command(args: argparse.Namespace, db: Path, out: Path) -> dict:
                 "map": intake.intake_map}[args.intake_command](args, db, out)
     _require_db(db)
     if args.command == "send":
-        from innsyn.delivery.send import send_case
+        from innsyn.delivery.send import DeliveryFailed, send_case
 
-        return send_case(args.case_id, db=db, out=out)
-    from innsyn.archive.package import archive_case
+        try:
+            return send_case(args.case_id, db=db, out=out)
+        except DeliveryFailed as failed:  # checked input, then a failure: exit 1 with its one line
+            raise warm_worker.ServiceFailed(str(failed), failed.exit_code) from None
+    from innsyn.archive.package import ArchiveRefused, archive_case
 
-    return archive_case(args.case_id, db=db, out=out)
+    try:
+        return archive_case(args.case_id, db=db, out=out)
+    except ArchiveRefused as refused:
+        raise warm_worker.ServiceFailed(str(refused), refused.exit_code) from None
 
 
 # ----------------------------------------------------------------------------- db
