@@ -129,9 +129,7 @@ def _actions(pdf: pikepdf.Pdf, problems: list[str]) -> None:
     names = pdf.Root.get("/Names")
     if names is not None and "/JavaScript" in names:
         javascript += 1
-    for obj in pdf.objects:
-        if not isinstance(obj, pikepdf.Dictionary):
-            continue
+    for obj in _dictionaries(pdf):
         if obj.get("/S") == "/JavaScript" or "/JS" in obj:
             javascript += 1
         if str(obj.get("/S", "")) in EXTERNAL_ACTIONS:
@@ -142,3 +140,24 @@ def _actions(pdf: pikepdf.Pdf, problems: list[str]) -> None:
         problems.append(f"JavaScript or additional actions ({javascript} objects)")
     if external:
         problems.append(f"actions that leave the file (links to the web, other files, launches: {external} objects)")
+
+
+def _dictionaries(pdf: pikepdf.Pdf):
+    """Every dictionary in the file: each indirect object and the direct ones nested in it
+    (an action is usually a direct dictionary inside an annotation or the catalog)."""
+    for obj in pdf.objects:
+        yield from _nested(obj, top=True)
+
+
+def _nested(obj, *, top: bool = False, depth: int = 0):
+    if depth > 50 or (not top and getattr(obj, "is_indirect", False)):
+        return  # an indirect object is visited on its own
+    if isinstance(obj, pikepdf.Stream):
+        obj = obj.stream_dict
+    if isinstance(obj, pikepdf.Dictionary):
+        yield obj
+        for key in obj.keys():
+            yield from _nested(obj[key], depth=depth + 1)
+    elif isinstance(obj, pikepdf.Array):
+        for item in obj:
+            yield from _nested(item, depth=depth + 1)
