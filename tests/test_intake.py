@@ -215,3 +215,35 @@ def test_hostile_mail_is_one_triage_entry(name, workdir, prefect_api_url):
     assert all(ord(c) >= 32 and c != "\x7f" for c in (entry[2] or "") + (entry[3] or ""))  # printable
     assert (workdir / "Maildir" / "cur" / f"{message.name}:2,S").read_bytes() == raw
     assert not (workdir / "out" / "public").exists()
+
+
+# ----------------------------------------------------------------------------- served
+
+
+def test_serve_with_a_maildir_polls_it_on_a_schedule_without_parameters(tmp_path):
+    from prefect.schedules import Interval  # noqa: F401 - the schedule type served
+
+    from innsyn.serve import build_deployments
+
+    maildir = make_maildir(tmp_path / "Maildir")
+    deployments = {d.name: d for d in build_deployments(db=tmp_path / "innsyn.duckdb", out=tmp_path / "out",
+                                                        target_days=3, actor="innsyn-service", maildir=maildir)}
+    poll = deployments["poll-maildir"]
+    (schedule,) = poll.schedules
+    assert schedule.schedule.interval.total_seconds() == 60
+    assert poll.parameters == {} and not poll._parameter_openapi_schema.properties
+    assert "process-request" in deployments and "weekly-compliance-report" in deployments
+
+
+def test_a_served_poll_makes_the_case_in_a_subflow(workdir, prefect_server):
+    from innsyn.intake.served import served_maildir_flow
+    from innsyn.service_flows import ServiceSettings
+
+    deliver(workdir / "Maildir", einnsyn_mail(order_xml(documents=[JOURNAL_5B])))
+    deliver(workdir / "Maildir", plain_mail())
+    settings = ServiceSettings.create(db=workdir / "innsyn.duckdb", out=workdir / "out", actor="innsyn-service")
+
+    result = served_maildir_flow(settings, workdir / "Maildir")()
+
+    assert result == {"messages": 2, "cases": ["eInnsyn-e7a2c1d0-0000-4000-8000-00000000a001"], "triaged": 1}
+    assert not list((workdir / "Maildir" / "new").iterdir())
