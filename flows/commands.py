@@ -194,7 +194,16 @@ def process(file: Path, db: Path, out: Path, policy: Path | None) -> dict:
         result = _process_here(file, db, out, policy, schools)
     if result["unchanged"]:
         print(f"innsyn: case {result['case_id']} is already {result['status']}: nothing changed", file=sys.stderr)
-    return result
+    return _send_on_release(result, db, out)
+
+
+def _send_on_release(result: dict, db: Path, out: Path) -> dict:
+    """INNSYN_SEND_ON_RELEASE=1: a released answer is e-mailed at once (innsyn.delivery)."""
+    if os.environ.get("INNSYN_SEND_ON_RELEASE") != "1":
+        return result
+    from innsyn.delivery.send import send_on_release
+
+    return send_on_release(result, db=db, out=out)
 
 
 def _process_here(file: Path, db: Path, out: Path, policy: Path | None, schools: int) -> dict:
@@ -288,7 +297,7 @@ def review_approve(args: argparse.Namespace, db: Path, out: Path) -> dict:
         raise
     with foreground_run(_schools_of(db, row.case_id)):
         render_answer(row.case_id, config, approved_by=reviewer)
-    return case_result(config, row.case_id).model_dump()
+    return _send_on_release(case_result(config, row.case_id).model_dump(), db, out)
 
 
 @contextmanager

@@ -155,3 +155,17 @@ def test_sending_in_the_clear_is_for_a_local_relay_only(workdir, prefect_api_url
     with SmtpServer() as server:
         result = send(workdir, prefect_api_url, server, INNSYN_SMTP_HOST="smtp.example.net")
     assert result.returncode == 2 and "INNSYN_SMTP_SECURITY=none is for a relay on this machine only" in result.stderr
+
+
+def test_when_configured_every_release_is_sent(tmp_path, prefect_api_url, monkeypatch):
+    workdir = canary_case_awaiting_review(tmp_path, prefect_api_url, "2026/5003")
+    with SmtpServer() as server:
+        for key, value in {**server.env("none"), "INNSYN_SEND_ON_RELEASE": "1"}.items():
+            monkeypatch.setenv(key, value)
+        approved = innsyn(workdir, prefect_api_url, "review", "approve", "2026-5003", "--reviewer", "Lise Jurist")
+        again = innsyn(workdir, prefect_api_url, "send", "2026-5003")
+    assert approved.returncode == 0, approved.stderr
+    case = json.loads(approved.stdout)
+    assert case["status"] == "released" and case["sent"]["message_id"].startswith("<innsyn.2026-5003.")
+    assert json.loads(again.stdout)["already_sent"] is True
+    assert len(server.inbox.received) == 1

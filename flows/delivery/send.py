@@ -242,3 +242,19 @@ def _converse(message: EmailMessage, settings: SmtpSettings) -> None:
         if settings.user:
             client.login(settings.user, settings.password or "")
         client.send_message(message)
+
+
+def send_on_release(result: dict, *, db: Path, out: Path) -> dict:
+    """With INNSYN_SEND_ON_RELEASE=1, a command that leaves a case released sends it (once per
+    release, as `innsyn send` does). A failed send does not undo the release: the command's
+    JSON says why under `send_error`, a warning goes to stderr, and `innsyn send` retries."""
+    if os.environ.get("INNSYN_SEND_ON_RELEASE") != "1" or result.get("status") != "released":
+        return result
+    try:
+        sent = send_case(result["case_id"], db=db, out=out)
+    except (DeliveryFailed, BadInput) as failed:
+        import sys
+
+        print(f"innsyn: warning: {failed}", file=sys.stderr)
+        return {**result, "sent": None, "send_error": str(failed)}
+    return {**result, "sent": sent["sent"]}
