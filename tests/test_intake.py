@@ -153,6 +153,13 @@ def test_mapping_to_an_unknown_class_is_refused_and_leaves_the_entry_open(workdi
     assert json.loads(innsyn(workdir, prefect_api_url, "intake", "list").stdout)["triage"][0]["status"] == "open"
 
 
+def test_a_link_in_new_is_not_followed(workdir, prefect_api_url):
+    (workdir / "Maildir" / "new" / "1764000000.link").symlink_to("/dev/zero")  # would never end
+    summary = intake(workdir, prefect_api_url)
+    assert summary["messages"][0]["reason"] == "not a regular file (a link or a device): not read"
+    assert (workdir / "Maildir" / "cur" / "1764000000.link:2,S").is_symlink()
+
+
 def test_a_folder_that_is_not_a_maildir_is_refused(tmp_path, prefect_api_url):
     result = innsyn(tmp_path, prefect_api_url, "intake", "maildir", str(tmp_path))
     assert result.returncode == 2 and "not a Maildir" in result.stderr

@@ -103,6 +103,7 @@ def test_a_temporary_refusal_is_retried_by_the_task(workdir, prefect_api_url):
     assert result.returncode == 0, result.stderr
     assert server.inbox.attempts == 3 and len(server.inbox.received) == 1
     assert "Retry 1/3" in result.stderr and "Retry 2/3" in result.stderr
+    assert "kari@avis.example" not in result.stderr  # Prefect's log of the retries holds no address
     assert len(events(workdir, "sent")) == 1 and events(workdir, "send_failed") == []
 
 
@@ -169,3 +170,15 @@ def test_when_configured_every_release_is_sent(tmp_path, prefect_api_url, monkey
     assert case["status"] == "released" and case["sent"]["message_id"].startswith("<innsyn.2026-5003.")
     assert json.loads(again.stdout)["already_sent"] is True
     assert len(server.inbox.received) == 1
+
+
+def test_an_address_with_a_line_break_is_not_sent_to(workdir, prefect_api_url):
+    """A request's e-mail is the requester's own text: a header injection is refused, not sent."""
+    with innsyn_db.open_db(workdir / "innsyn.duckdb") as con:
+        con.execute("UPDATE cases SET requester_email = ? WHERE case_id = '2026-5001'",
+                    ["kari@avis.example\r\nBcc: kanari@example.net"])
+    with SmtpServer() as server:
+        result = send(workdir, prefect_api_url, server)
+    assert result.returncode == 2
+    assert "the requester's e-mail address is not one we can send to" in result.stderr
+    assert "kanari" not in result.stderr and server.inbox.attempts == 0

@@ -24,6 +24,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import smtplib
 import socket
 import ssl
@@ -37,6 +38,7 @@ from innsyn.db import open_db, transaction
 from innsyn.request import BadInput
 
 SECURITY = ("starttls", "ssl", "none")
+_ADDRESS = re.compile(r"[^\s@<>\"(),;:\\\[\]]{1,64}@[A-Za-z0-9.\-]{1,189}\.[A-Za-z]{2,63}")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 
 
@@ -173,6 +175,8 @@ def _release(db: Path, case_id: str) -> Release:
         raise BadInput(f"case {case_id} has no release that passed the leak gate")
     if not email:
         raise BadInput(f"case {case_id}: the requester gave no e-mail address")
+    if not _ADDRESS.fullmatch(email):  # a line break would be a header injection; say so without the value
+        raise BadInput(f"case {case_id}: the requester's e-mail address is not one we can send to")
     pdf = Path(public_pdf or "")
     if not pdf.is_file():
         raise BadInput(f"case {case_id}: the released answer is missing ({pdf})")

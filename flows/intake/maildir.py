@@ -21,6 +21,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,7 +52,7 @@ def handle_maildir(folder: Path, *, db: Path, out: Path, process: Processor, che
     handled = []
     with _one_run_at_a_time(folder):
         for path in sorted((folder / "new").iterdir()):
-            if path.is_file() and not path.name.startswith("."):
+            if not path.name.startswith(".") and not path.is_dir():
                 handled.append(_handle(path, folder, db=db, out=out, process=process, check=check))
     return {"maildir": str(folder), "messages": handled,
             "cases": sorted({m["case_id"] for m in handled if m.get("case_id")}),
@@ -59,6 +60,12 @@ def handle_maildir(folder: Path, *, db: Path, out: Path, process: Processor, che
 
 
 def _handle(path: Path, folder: Path, *, db: Path, out: Path, process: Processor, check: Checker) -> dict:
+    if not stat.S_ISREG(os.lstat(path).st_mode):
+        # a link or a device in new/ is no delivered message: never opened (it could point
+        # anywhere, or never end), recorded by its name, and moved out of the way
+        sha = hashlib.sha256(b"not-a-file:" + os.fsencode(path.name)).hexdigest()
+        return _triage(path, folder, db, sha, Message("", None, "", "", None, None, None),
+                       "not a regular file (a link or a device): not read")
     raw, size, sha = _read(path)
     with open_db(db, read_only=True) as con:
         done = con.execute("SELECT outcome, case_id, triage_id FROM intake_messages WHERE message_sha256 = ?",
@@ -87,6 +94,10 @@ def _handle(path: Path, folder: Path, *, db: Path, out: Path, process: Processor
                 _move_to_cur(path, folder)
                 return {"file": path.name, "outcome": "case", "case_id": result["case_id"],
                         "status": result["status"]}
+    return _triage(path, folder, db, sha, message, reason)
+
+
+def _triage(path: Path, folder: Path, db: Path, sha: str, message: Message, reason: str) -> dict:
     triage_id = triage.triage_id_for(sha)
     _record(db, sha, path.name, "triage", triage_id=triage_id, message=message, reason=reason)
     _move_to_cur(path, folder)
