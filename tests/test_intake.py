@@ -254,3 +254,49 @@ def test_a_served_poll_makes_the_case_in_a_subflow(workdir, prefect_server):
 
     assert result == {"messages": 2, "cases": ["eInnsyn-e7a2c1d0-0000-4000-8000-00000000a001"], "triaged": 1}
     assert not list((workdir / "Maildir" / "new").iterdir())
+
+
+def test_innsyn_serve_with_a_maildir_runs_the_poll_it_registered(workdir, prefect_api_url):
+    """The served deployment, started as the schedule starts it: its run makes the case."""
+    import signal
+    import subprocess
+    import time
+
+    from prefect import get_client
+
+    from conftest import INNSYN, innsyn_env
+
+    message = deliver(workdir / "Maildir", einnsyn_mail(order_xml(documents=[JOURNAL_5B])))
+    service = subprocess.Popen([INNSYN, "serve", "--maildir", "Maildir"], cwd=workdir,
+                               env={**innsyn_env(workdir, prefect_api_url), "INNSYN_MAILDIR_POLL_SECONDS": "3600"},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    moved = workdir / "Maildir" / "cur" / f"{message.name}:2,S"
+    try:
+        deadline = time.monotonic() + 180
+        deployment = None
+        while deployment is None and time.monotonic() < deadline and service.poll() is None:
+            time.sleep(1)
+            with get_client(sync_client=True) as client:
+                deployment = next((d for d in client.read_deployments() if d.name == "poll-maildir"), None)
+        assert deployment is not None, "innsyn serve did not register the Maildir's deployment"
+        assert deployment.schedules[0].schedule.interval.total_seconds() == 3600
+        with get_client(sync_client=True) as client:
+            run = client.create_flow_run_from_deployment(deployment.id)
+        deadline = time.monotonic() + 240  # the runner looks for runs every 10 s; the run imports WeasyPrint
+        while not moved.exists() and time.monotonic() < deadline and service.poll() is None:
+            time.sleep(1)
+        if not moved.exists():
+            with get_client(sync_client=True) as client:
+                state = client.read_flow_run(run.id).state
+            service.kill()
+            raise AssertionError(f"the served poll did not handle the message: run {state}; "
+                                 f"{service.communicate()[1][-3000:]}")
+        service.send_signal(signal.SIGTERM)
+        stdout, stderr = service.communicate(timeout=120)
+    finally:
+        if service.poll() is None:
+            service.kill()
+            service.communicate()
+    assert "intake-maildir/poll-maildir" in json.loads(stdout)["served"]
+    (case,) = table(workdir, "cases")
+    assert case[0] == "eInnsyn-e7a2c1d0-0000-4000-8000-00000000a001"

@@ -66,6 +66,10 @@ def maildir_deployment(settings: ServiceSettings, maildir: Path):
     from prefect.types.entrypoint import EntrypointType
 
     check_maildir(maildir)
+    # The runner starts each run in a process of its own from the deployment's entrypoint, the
+    # module-level flow below, which reads the service's settings from the environment it
+    # inherits: the Maildir is named there too.
+    os.environ["INNSYN_MAILDIR"] = str(maildir.resolve())
     return served_maildir_flow(settings, maildir).to_deployment(
         name=DEPLOYMENT, schedules=[Interval(poll_seconds())],
         description=f"Reads new mail from the service's Maildir every {poll_seconds()} s: eInnsyn orders "
