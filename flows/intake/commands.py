@@ -55,15 +55,14 @@ def intake_map(args: argparse.Namespace, db: Path, out: Path) -> dict:
     if not entry.reply_to:
         raise BadInput(f"triage entry {entry.triage_id} has no address to answer; register it as a JSON request")
     request = {
-        "request_id": f"eInnsyn-{entry.order_id}" if entry.order_id else f"mail-{entry.triage_id[2:]}",
+        "request_id": (mapping.request_id_for_order_id(entry.order_id) if entry.order_id
+                       else f"mail-{entry.triage_id[2:]}"),
         "received_at": (mapping.received_at_for_day(entry.ordered_on) if entry.ordered_on
                         else entry.received_at.astimezone(clock.OSLO)).isoformat(),
         "requester": {"name": "", "email": entry.reply_to, "kind": args.kind,
                       **({"reference": f"eInnsyn {entry.order_id}"[:100]} if entry.order_id else {})},
         "scope": {"school_id": args.school, "classes": classes},
     }
-    if entry.order_id and not mapping.safe_order_id(entry.order_id):
-        request["request_id"] = mapping.request_id_for_order_id(entry.order_id)
     request_file = mapping.write_request_file(out, request)
     check_request(request_file, db)
     result = process(request_file, db, out, args.policy)
