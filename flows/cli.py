@@ -116,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     compliance.add_argument("--to", dest="date_to", type=_date, required=True, help="last day, YYYY-MM-DD")
     compliance.add_argument("--target-days", type=int, default=None, help=target_help)
 
+    _mail_commands(commands)
+
     serve = commands.add_parser("serve", help="run the Prefect deployments: request processing, the weekly report")
     _common(serve, writes_files=True)
     serve.add_argument("--target-days", type=int, default=None, help=target_help)
@@ -127,10 +129,38 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--review-in-prefect", action=argparse.BooleanOptionalAction, default=True,
                        help="served runs wait for the reviewer in the Prefect UI (pause_flow_run; the default), "
                             "or with --no-review-in-prefect stop at awaiting_review")
+    serve.add_argument("--maildir", type=Path, default=None, metavar="DIR",
+                       help="poll this Maildir on a schedule ($INNSYN_MAILDIR_POLL_SECONDS, default 60): "
+                            "eInnsyn orders become cases, other mail goes to triage")
     from innsyn.desk.commands import add_parsers  # the case desk: `innsyn users`, `innsyn desk`
 
     add_parsers(commands, _common, _Parser)
     return parser
+
+
+def _mail_commands(commands) -> None:
+    """intake (mail in), send (the answer out by e-mail) and archive (the Noark 5 package)."""
+    intake = commands.add_parser("intake", help="requests by e-mail: eInnsyn orders and other mail, and triage")
+    intake_commands = intake.add_subparsers(dest="intake_command", required=True, parser_class=_Parser)
+    maildir = intake_commands.add_parser("maildir", help="make a case or a triage entry of each new message in a Maildir")
+    _common(maildir, writes_files=True)
+    maildir.add_argument("folder", type=Path, metavar="DIR", help="the Maildir (with new/ and cur/)")
+    listing = intake_commands.add_parser("list", help="messages waiting for a case handler to map them")
+    _common(listing)
+    listing.add_argument("--all", action="store_true", help="mapped entries too")
+    map_ = intake_commands.add_parser("map", help="make a triage entry a case for a school's classes")
+    _common(map_, writes_files=True)
+    map_.add_argument("entry", metavar="ENTRY", help="the triage id from `innsyn intake list`")
+    map_.add_argument("--school", required=True, help="school_id")
+    map_.add_argument("--classes", required=True, help="class names, comma-separated (e.g. 5B,5C)")
+    map_.add_argument("--kind", default="anonymous",
+                      choices=["journalist", "private", "commercial", "organisation", "anonymous"])
+    send = commands.add_parser("send", help="e-mail the released answer to the requester (SMTP, from $INNSYN_SMTP_*)")
+    _common(send, writes_files=True)
+    send.add_argument("case_id", metavar="CASE")
+    archive = commands.add_parser("archive", help="write the case's Noark 5 archive package (arkivmelding.xml + PDFs)")
+    _common(archive, writes_files=True)
+    archive.add_argument("case_id", metavar="CASE")
 
 
 def _date(text: str):

@@ -49,7 +49,35 @@ def run(args: argparse.Namespace, *, db: Path, out: Path) -> dict:
         from innsyn.desk import commands as desk_commands
 
         return desk_commands.run(args, db=db, out=out)
+    if args.command in ("intake", "send", "archive"):
+        return mail_command(args, db, out)
     raise BadInput(f"unknown command {args.command!r}")
+
+
+# ----------------------------------------------------------------------------- mail and archive
+
+
+def mail_command(args: argparse.Namespace, db: Path, out: Path) -> dict:
+    """intake, send and archive live in their subpackages (innsyn.intake, .delivery, .archive)."""
+    if args.command == "intake":
+        from innsyn.intake import commands as intake
+
+        return {"maildir": intake.intake_maildir, "list": intake.intake_list,
+                "map": intake.intake_map}[args.intake_command](args, db, out)
+    _require_db(db)
+    if args.command == "send":
+        from innsyn.delivery.send import DeliveryFailed, send_case
+
+        try:
+            return send_case(args.case_id, db=db, out=out)
+        except DeliveryFailed as failed:  # checked input, then a failure: exit 1 with its one line
+            raise warm_worker.ServiceFailed(str(failed), failed.exit_code) from None
+    from innsyn.archive.package import ArchiveRefused, archive_case
+
+    try:
+        return archive_case(args.case_id, db=db, out=out)
+    except ArchiveRefused as refused:
+        raise warm_worker.ServiceFailed(str(refused), refused.exit_code) from None
 
 
 # ----------------------------------------------------------------------------- db
@@ -173,7 +201,16 @@ def process(file: Path, db: Path, out: Path, policy: Path | None, *, actor: str 
         result = _process_here(file, db, out, policy, schools, actor)
     if result["unchanged"]:
         print(f"innsyn: case {result['case_id']} is already {result['status']}: nothing changed", file=sys.stderr)
-    return result
+    return _send_on_release(result, db, out)
+
+
+def _send_on_release(result: dict, db: Path, out: Path) -> dict:
+    """INNSYN_SEND_ON_RELEASE=1: a released answer is e-mailed at once (innsyn.delivery)."""
+    if os.environ.get("INNSYN_SEND_ON_RELEASE") != "1":
+        return result
+    from innsyn.delivery.send import send_on_release
+
+    return send_on_release(result, db=db, out=out)
 
 
 def _process_here(file: Path, db: Path, out: Path, policy: Path | None, schools: int, actor: str) -> dict:
@@ -285,7 +322,7 @@ def review_approve(args: argparse.Namespace, db: Path, out: Path) -> dict:
     from innsyn.pool.paused import end_paused_runs
 
     end_paused_runs(row.case_id, reviewer)  # a run paused for this review ends: answered here
-    return case_result(config, row.case_id).model_dump()
+    return _send_on_release(case_result(config, row.case_id).model_dump(), db, out)
 
 
 @contextmanager
@@ -448,6 +485,11 @@ def serve(args: argparse.Namespace, db: Path, out: Path) -> dict:
     intake = args.intake or (Path(os.environ["INNSYN_INTAKE"]) if os.environ.get("INNSYN_INTAKE") else None)
     from innsyn.serve import serve_deployments
 
+    if args.maildir is not None:
+        from innsyn.intake.maildir import check_maildir
+
+        check_maildir(args.maildir)
     names = serve_deployments(db=db, out=out, policy=args.policy, target_days=target, intake=intake,
-                              allow_weak_policy=args.allow_weak_policy, pause_for_review=args.review_in_prefect)
+                              allow_weak_policy=args.allow_weak_policy, pause_for_review=args.review_in_prefect,
+                              maildir=args.maildir)
     return {"served": names, "stopped": True}

@@ -72,6 +72,7 @@ import math
 import random
 import re
 import unicodedata
+import uuid
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import accumulate
@@ -801,6 +802,24 @@ def _institution_rows():
         yield (i.institution_id, i.name, i.street_address, i.postal_code, i.kind)
 
 
+JOURNAL_COLUMNS = ("system_id", "saksnr", "dokumentnr", "school_id", "class_id")
+#: The demo journal's namespace: a class list's system_id is a UUID made from its class_id,
+#: so the same export always names the same documents.
+JOURNAL_NAMESPACE = uuid.UUID("6f1c2b1e-8d4a-5e0f-9a7b-3c2d1e0f4a5b")
+
+
+def journal_reference(school_number: int, class_number: int, class_id: str) -> tuple[str, str, str]:
+    """(system_id, saksnr, dokumentnr) of a demo class list: one case per school in the
+    journal ("2026/<school number>"), one document per class in it."""
+    return (str(uuid.uuid5(JOURNAL_NAMESPACE, class_id)), f"2026/{1000 + school_number}", str(class_number))
+
+
+def _journal_rows(schools: list[School]):
+    for school_number, school in enumerate(schools, start=1):
+        for class_number, k in enumerate(school.classes, start=1):
+            yield (*journal_reference(school_number, class_number, k.class_id), school.school_id, k.class_id)
+
+
 def _write_csv(path: Path, header: tuple[str, ...], rows) -> int:
     count = 0
     with path.open("w", encoding="utf-8", newline="") as handle:
@@ -819,7 +838,8 @@ def write_demo_export(folder: Path, *, schools: int = 3, seed: int = 1,
     `schools` ordinary schools plus one small special school (so `schools=1` gives two
     schools); every marker is present for any seed (see the module docstring). Returns the
     number of data rows per file, keyed by table name: schools, classes, students,
-    guardians (rows, i.e. guardian–pupil pairs) and institutions.
+    guardians (rows, i.e. guardian–pupil pairs), institutions and journal_documents (each
+    class list's journal reference, so that an eInnsyn order can name it).
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -834,4 +854,6 @@ def write_demo_export(folder: Path, *, schools: int = 3, seed: int = 1,
                                 _guardian_rows(built)),
         "institutions": _write_csv(folder / "institutions.csv", INSTITUTION_COLUMNS,
                                    _institution_rows()),
+        "journal_documents": _write_csv(folder / "journal_documents.csv", JOURNAL_COLUMNS,
+                                        _journal_rows(built)),
     }

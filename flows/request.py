@@ -117,7 +117,7 @@ def parse_request(path: Path) -> InnsynRequest:
     """Read a request file (JSON, or an eInnsyn order.xml); BadInput names the file and field."""
     raw = _read_limited(path)
     if path.suffix.lower() == ".xml":
-        from innsyn.einnsyn import parse_order_request
+        from innsyn.intake.order import parse_order_request
 
         return parse_order_request(path, raw)
     try:

@@ -62,12 +62,18 @@ def weekly_schedule() -> Schedule:
 def build_deployments(
     *, db: Path | str, out: Path | str, policy: Path | str | None = None, target_days: int, actor: str,
     intake: Path | str | None = None, allow_weak_policy: bool = False, pause_for_review: bool = False,
+    maildir: Path | None = None,
 ) -> list[RunnerDeployment]:
     """The two deployments `innsyn serve` runs. Their flows hold this service's settings; a
     caller names a request file in the intake folder, or a report's period, and nothing else."""
     settings = ServiceSettings.create(db=db, out=out, policy=policy, actor=actor, intake=intake,
                                       allow_weak_policy=allow_weak_policy, pause_for_review=pause_for_review,
                                       exchange=os.environ.get("INNSYN_EXCHANGE") or None)
+    mailbox = []
+    if maildir is not None:  # `innsyn serve --maildir DIR`: polled on a schedule (innsyn.intake.served)
+        from innsyn.intake.served import maildir_deployment
+
+        mailbox = [maildir_deployment(settings, Path(maildir))]
     return [
         served_request_flow(settings).to_deployment(
             name=PROCESS_DEPLOYMENT,
@@ -83,7 +89,7 @@ def build_deployments(
             tags=TAGS,
             entrypoint_type=EntrypointType.MODULE_PATH,
         ),
-    ]
+    ] + mailbox
 
 
 def check_api_protected() -> None:
@@ -144,11 +150,13 @@ def _is_loopback(host: str) -> bool:
 def serve_deployments(
     *, db: Path | str, out: Path | str, policy: Path | str | None = None, target_days: int,
     intake: Path | str | None = None, allow_weak_policy: bool = False, pause_for_review: bool = False,
+    maildir: Path | None = None,
 ) -> list[str]:
     """Serve the deployments until interrupted; the names of what was served."""
     deployments = build_deployments(db=db, out=out, policy=policy, target_days=target_days,
                                     actor=cases.current_user(), intake=intake,
-                                    allow_weak_policy=allow_weak_policy, pause_for_review=pause_for_review)
+                                    allow_weak_policy=allow_weak_policy, pause_for_review=pause_for_review,
+                                    maildir=maildir)
     # a served run may be started from its entrypoint in a new process (Prefect's runner does,
     # for deployments it did not get as flows): it then reads this service's settings from the
     # environment it inherits, so they are put there

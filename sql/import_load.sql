@@ -7,6 +7,7 @@ DELETE FROM students;
 DELETE FROM classes;
 DELETE FROM schools;
 DELETE FROM institutions;
+DELETE FROM journal_documents;
 
 -- Each file's cells back into rows: PIVOT turns column_name into columns.
 INSERT INTO schools (school_id, name, special_school)
@@ -55,8 +56,17 @@ FROM (PIVOT (FROM import_cells WHERE file = 'institutions')
       USING any_value(value) GROUP BY record)
 ORDER BY record;
 
+-- optional: an export without journal_documents.csv leaves no mapping
+INSERT INTO journal_documents (system_id, saksnr, dokumentnr, school_id, class_id)
+SELECT system_id, saksnr, dokumentnr, school_id, class_id
+FROM (PIVOT (FROM import_cells WHERE file = 'journal_documents')
+      ON column_name IN ('system_id', 'saksnr', 'dokumentnr', 'school_id', 'class_id')
+      USING any_value(value) GROUP BY record)
+ORDER BY record;
+
 SELECT (SELECT count(*) FROM schools)      AS schools,
        (SELECT count(*) FROM classes)      AS classes,
        (SELECT count(*) FROM students)     AS students,
        (SELECT count(*) FROM guardians)    AS guardians,
-       (SELECT count(*) FROM institutions) AS institutions;
+       (SELECT count(*) FROM institutions) AS institutions,
+       (SELECT count(*) FROM journal_documents) AS journal_documents;

@@ -48,7 +48,7 @@ key_columns AS (
 problems (file, line, position, column_name, problem) AS (
     SELECT file, NULL, NULL, NULL, 'file is missing or empty'
     FROM import_files
-    WHERE file NOT IN (SELECT file FROM import_headers)
+    WHERE file NOT IN (SELECT file FROM import_headers) AND NOT optional
 
     UNION ALL
     SELECT file, 1, NULL, NULL, 'columns must be separated by commas, not semicolons'
@@ -128,6 +128,40 @@ problems (file, line, position, column_name, problem) AS (
         ON parent.file = c.refers_to AND parent.in_key
        AND parent.column_name = c.column_name AND parent.value = c.value
     WHERE c.refers_to IS NOT NULL AND c.value IS NOT NULL
+
+    -- journal_documents.csv: each row names its document by system_id or by saksnr +
+    -- dokumentnr, names each document once, and its class belongs to its school
+    UNION ALL
+    SELECT 'journal_documents', min(line), NULL, NULL,
+           'needs system_id, or both saksnr and dokumentnr'
+    FROM cells WHERE file = 'journal_documents'
+    GROUP BY record
+    HAVING count(value) FILTER (column_name = 'system_id') = 0
+       AND count(value) FILTER (column_name IN ('saksnr', 'dokumentnr')) < 2
+
+    UNION ALL
+    SELECT 'journal_documents', line, 1, 'system_id', format('duplicate system_id (first on line {})', first_line)
+    FROM (SELECT line, min(line) OVER (PARTITION BY value) AS first_line
+          FROM cells WHERE file = 'journal_documents' AND column_name = 'system_id' AND value IS NOT NULL)
+    WHERE line > first_line
+
+    UNION ALL
+    SELECT 'journal_documents', line, 2, 'saksnr',
+           format('duplicate saksnr+dokumentnr (first on line {})', first_line)
+    FROM (SELECT line, min(line) OVER (PARTITION BY saksnr, dokumentnr) AS first_line
+          FROM (PIVOT (SELECT record, line, column_name, value FROM cells WHERE file = 'journal_documents')
+                ON column_name IN ('saksnr', 'dokumentnr') USING any_value(value) GROUP BY record, line)
+          WHERE saksnr IS NOT NULL AND dokumentnr IS NOT NULL)
+    WHERE line > first_line
+
+    UNION ALL
+    SELECT 'journal_documents', j.line, 5, 'class_id', 'the class belongs to another school than school_id'
+    FROM (PIVOT (SELECT record, line, column_name, value FROM cells WHERE file = 'journal_documents')
+          ON column_name IN ('school_id', 'class_id') USING any_value(value) GROUP BY record, line) j
+    JOIN (PIVOT (SELECT record, column_name, value FROM cells WHERE file = 'classes')
+          ON column_name IN ('class_id', 'school_id') USING any_value(value) GROUP BY record) c
+        ON c.class_id = j.class_id
+    WHERE c.school_id <> j.school_id
 )
 SELECT concat(file, '.csv', ' line ' || line, ', column ' || column_name, ': ', problem)
 FROM problems

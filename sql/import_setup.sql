@@ -3,14 +3,17 @@
 
 -- The files of an export, in the order problems are reported (parents before children).
 CREATE OR REPLACE TEMP TABLE import_files AS
+-- An optional file may be left out of the export (it then imports as empty).
 SELECT * FROM (VALUES
-    ('schools', 1), ('classes', 2), ('students', 3), ('guardians', 4), ('institutions', 5)
-) AS t (file, file_order);
+    ('schools', 1, false), ('classes', 2, false), ('students', 3, false), ('guardians', 4, false),
+    ('institutions', 5, false), ('journal_documents', 6, true)
+) AS t (file, file_order, optional);
 
 -- The contract's columns (contract.md, "Import format"), as data the checks join against.
 --   kind: id          a non-empty identifier (not personal data: echoed in problems)
 --         text        non-empty personal data (never echoed)
 --         optional    personal data that may be empty (never echoed)
+--         ref         an identifier that may be empty (journal references; echoed like ids)
 --         bool        true/false, any case
 --         grade       an integer 1-13
 --         protection  an address protection grade; empty means ugradert
@@ -49,7 +52,12 @@ SELECT * FROM (VALUES
     ('institutions', 2,  'name',               'text',       false, NULL),
     ('institutions', 3,  'street_address',     'text',       false, NULL),
     ('institutions', 4,  'postal_code',        'text',       false, NULL),
-    ('institutions', 5,  'kind',               'text',       false, NULL)
+    ('institutions', 5,  'kind',               'text',       false, NULL),
+    ('journal_documents', 1, 'system_id',      'ref',        false, NULL),
+    ('journal_documents', 2, 'saksnr',         'ref',        false, NULL),
+    ('journal_documents', 3, 'dokumentnr',     'ref',        false, NULL),
+    ('journal_documents', 4, 'school_id',      'id',         false, 'schools'),
+    ('journal_documents', 5, 'class_id',       'id',         false, 'classes')
 ) AS t (file, position, column_name, kind, in_key, refers_to);
 
 -- Each file's header row, as written (position is 1-based).

@@ -207,3 +207,47 @@ CREATE TABLE IF NOT EXISTS desk_secrets (
     name    VARCHAR PRIMARY KEY,
     value   VARCHAR NOT NULL
 );
+
+-- ---------------------------------------------------------------------------------------
+-- Mail in and out, and the journal (issue 15).
+-- ---------------------------------------------------------------------------------------
+-- Which journal document is which class list (the export's optional journal_documents.csv):
+-- an eInnsyn order names journal documents, matched on system_id when the order has one,
+-- else on saksnr + dokumentnr. Replaced with the rest of the export, all or nothing.
+CREATE TABLE IF NOT EXISTS journal_documents (
+    system_id   VARCHAR,
+    saksnr      VARCHAR,
+    dokumentnr  VARCHAR,
+    school_id   VARCHAR NOT NULL,
+    class_id    VARCHAR NOT NULL
+);
+
+-- Every mail message intake has handled, by the sha256 of its bytes: a message is handled
+-- once, even when a crash left it in new/ after its case or triage entry was committed.
+CREATE TABLE IF NOT EXISTS intake_messages (
+    message_sha256  VARCHAR PRIMARY KEY,
+    file_name       VARCHAR NOT NULL,
+    handled_at      TIMESTAMPTZ NOT NULL,
+    outcome         VARCHAR NOT NULL,      -- case | triage
+    case_id         VARCHAR,
+    triage_id       VARCHAR
+);
+
+-- What intake could not turn into a case by itself, for a case handler to map by hand
+-- (`innsyn intake list`, `innsyn intake map`). The sender, subject and order's e-mail are
+-- the requester's own words; they stay in this database and never go to Prefect.
+CREATE TABLE IF NOT EXISTS intake_triage (
+    triage_id       VARCHAR PRIMARY KEY,   -- T-<first 12 hex of the message's sha256>
+    received_at     TIMESTAMPTZ NOT NULL,
+    sender          VARCHAR,
+    subject         VARCHAR,
+    reason          VARCHAR NOT NULL,      -- one line, in English, naming no personal data
+    order_id        VARCHAR,
+    ordered_on      DATE,
+    reply_to        VARCHAR,
+    documents       VARCHAR,               -- JSON: the order's documents (saksnr, dokumentnr, system_id)
+    status          VARCHAR NOT NULL,      -- open | mapped
+    case_id         VARCHAR,
+    mapped_by       VARCHAR,
+    mapped_at       TIMESTAMPTZ
+);

@@ -23,7 +23,7 @@ from innsyn.demo_data import (
     write_demo_export,
 )
 
-FILES = ("schools", "classes", "students", "guardians", "institutions")
+FILES = ("schools", "classes", "students", "guardians", "institutions", "journal_documents")
 PROTECTION = {"ugradert", "fortrolig", "strengt_fortrolig", "strengt_fortrolig_utland"}
 GRADED = PROTECTION - {"ugradert"}
 IMMIGRANT_NAMES = {
@@ -128,6 +128,16 @@ def test_files_are_utf8_with_header_and_plain_newlines(export):
     assert not raw.startswith(b"\xef\xbb\xbf")
 
 
+def test_every_class_list_has_one_journal_reference(export):
+    """An eInnsyn order can name any demo class list, by system_id or by saksnr + dokumentnr."""
+    data = export(2, 1)
+    assert sorted(row["class_id"] for row in data.journal_documents) == sorted(c["class_id"] for c in data.classes)
+    assert len({row["system_id"] for row in data.journal_documents}) == len(data.classes)
+    assert len({(row["saksnr"], row["dokumentnr"]) for row in data.journal_documents}) == len(data.classes)
+    school_of = {c["class_id"]: c["school_id"] for c in data.classes}
+    assert all(school_of[row["class_id"]] == row["school_id"] for row in data.journal_documents)
+
+
 def test_returned_counts_match_the_files(export):
     data = export(3, 1)
     assert data.counts == {name: len(data.rows[name]) for name in FILES}
@@ -214,6 +224,7 @@ def test_loads_into_the_database_schema(export):
                      "address_protection, share_names::BOOLEAN, share_email::BOOLEAN, "
                      "share_phone::BOOLEAN, share_address::BOOLEAN",
         "institutions": "institution_id, name, street_address, postal_code, kind",
+        "journal_documents": "system_id, saksnr, dokumentnr, school_id, class_id",
     }
     con = duckdb.connect(":memory:")
     try:

@@ -87,7 +87,7 @@ def test_a_good_export_is_imported_with_counts_and_types(empty_db):
     counts = import_export(empty_db, FIXTURE)
 
     assert counts == {"schools": 2, "classes": 3, "students": 6, "guardians": 6,
-                      "institutions": 1}
+                      "institutions": 1, "journal_documents": 0}
     assert empty_db.execute("SELECT * FROM classes WHERE class_id = 'C003'").fetchone() == (
         "C003", "S002", "Gruppe 1", 7, True)
     assert empty_db.execute("SELECT * FROM schools ORDER BY school_id").fetchall() == [
@@ -179,7 +179,7 @@ def test_a_new_import_replaces_the_school_data_and_leaves_cases_alone(loaded_db,
     counts = import_export(loaded_db, folder)
 
     assert counts == {"schools": 2, "classes": 3, "students": 5, "guardians": 6,
-                      "institutions": 0}
+                      "institutions": 0, "journal_documents": 0}
     assert loaded_db.execute("SELECT name FROM schools WHERE school_id = 'S002'").fetchone() == (
         "Aurora oppvekstsenter",)
     assert {t: rows for t, rows in dump(loaded_db).items() if t.startswith("case")} == cases_before
