@@ -32,9 +32,12 @@ def poll(settings: ServiceSettings, maildir: Path) -> dict:
     from innsyn.process_request import process_request
 
     check_policy(settings)
+    # A case from the mailbox stops at awaiting_review rather than pausing inside the poll: a
+    # paused subflow would hold the poll, and every message after it, until someone reviews.
+    config = settings.run_config().model_copy(update={"pause_for_review": False})
     summary = handle_maildir(
         maildir, db=Path(settings.db), out=Path(settings.out),
-        process=lambda file: process_request(str(file), settings.run_config()).model_dump(),
+        process=lambda file: process_request(str(file), config).model_dump(),
         check=lambda file: check_request(file, Path(settings.db)))
     get_run_logger().info("%d messages: %d cases, %d to triage", len(summary["messages"]),
                           len(summary["cases"]), summary["triaged"])
