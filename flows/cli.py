@@ -127,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--review-in-prefect", action="store_true",
                        help="served runs wait for the reviewer in the Prefect UI (pause_flow_run) instead of "
                             "stopping at awaiting_review")
+    commands.add_parser("status", help="what runs in the background for this user (JSON: pids, sockets, "
+                                       "Prefect API, idle timeouts)")
+    commands.add_parser("stop", help="stop this user's background innsyn services and their Prefect server")
     return parser
 
 
@@ -140,7 +143,7 @@ def _date(text: str):
 
 
 def _paths(args: argparse.Namespace) -> tuple[Path, Path]:
-    db = args.db or default_db_path()
+    db = getattr(args, "db", None) or default_db_path()
     out = getattr(args, "out", None) or Path(os.environ.get("INNSYN_OUT") or DEFAULT_OUT)
     return db, out
 
