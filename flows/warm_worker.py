@@ -115,6 +115,7 @@ class WarmWorker(socketserver.UnixStreamServer):
         self._closed = False
         self._stopping = threading.Event()
         self._stop_lock = threading.Lock()
+        self._inode: int | None = None
         super().__init__(str(self.path), _Handler, bind_and_activate=False)
 
     def server_bind(self) -> None:
@@ -123,6 +124,7 @@ class WarmWorker(socketserver.UnixStreamServer):
         self.path.unlink(missing_ok=True)  # left by a service that died
         super().server_bind()
         os.chmod(self.path, 0o600)
+        self._inode = os.stat(self.path).st_ino  # ours to remove; a later service's socket is not
 
     # ------------------------------------------------------------------------- messages
 
@@ -181,7 +183,7 @@ class WarmWorker(socketserver.UnixStreamServer):
             self.answered += 1
             self.busy = False
             self._last_active = time.monotonic()
-        return {"result": result, "pid": os.getpid(), "stderr": said.getvalue()}
+        return {"result": result, "pid": os.getpid(), "kind": self.kind, "stderr": said.getvalue()}
 
     def status(self) -> dict:
         return {"kind": self.kind, "pid": os.getpid(), "db": str(self.db), "socket": str(self.path),
@@ -241,7 +243,7 @@ class WarmWorker(socketserver.UnixStreamServer):
             self._closed = True
             # the socket goes first: a command that comes now finds no service and starts one
             with contextlib.suppress(OSError):
-                if os.stat(self.path).st_ino == os.fstat(self.socket.fileno()).st_ino:
+                if os.stat(self.path).st_ino == self._inode:
                     self.path.unlink()
             if self._started:
                 self.shutdown()  # waits for the command in hand, if any

@@ -39,6 +39,39 @@ def fixed_clock(monkeypatch):
     monkeypatch.setenv("INNSYN_NOW", FIXED_NOW)
 
 
+@pytest.fixture(scope="session")
+def service_dir():
+    """The session's own folder for background services (short: a socket's path must stay under
+    108 bytes); whatever a test started there is stopped when the session ends."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="isv-"))
+    yield folder
+    from innsyn.service import client
+
+    saved = os.environ.get("INNSYN_SERVICE_DIR")
+    os.environ["INNSYN_SERVICE_DIR"] = str(folder)
+    try:
+        client.stop()
+    finally:
+        if saved is None:
+            os.environ.pop("INNSYN_SERVICE_DIR", None)
+        else:
+            os.environ["INNSYN_SERVICE_DIR"] = saved
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def commands_run_alone(monkeypatch, service_dir):
+    """Every `innsyn` command of a test runs in its own process (INNSYN_USE_SERVICE=0), as it
+    always could: deterministic, and no service outlives the test. The tests of the service
+    (test_service.py, test_warm_worker.py, test_serve.py, the service's faults) switch it on,
+    in the session's own service folder, never the user's."""
+    monkeypatch.setenv("INNSYN_USE_SERVICE", "0")
+    monkeypatch.setenv("INNSYN_SERVICE_DIR", str(service_dir))
+
+
 @pytest.fixture
 def con(tmp_path: Path):
     connection = innsyn_db.connect(tmp_path / "innsyn.duckdb")

@@ -55,7 +55,8 @@ def run(command: str, args: dict, *, db: Path, out: Path, policy: Path | None, a
         sys.stderr.write(answer.get("stderr") or "")
         if "error" in answer:
             raise ServiceFailed(answer["error"], answer.get("exit_code", 1))
-        print(f"innsyn: {command.split()[0]} answered by the innsyn service (pid {answer['pid']})", file=sys.stderr)
+        by = "the running `innsyn serve`" if answer.get("kind") == "serve" else "the background innsyn service"
+        print(f"innsyn: processed by {by} (pid {answer['pid']})", file=sys.stderr)
         return answer["result"]
     return None
 
