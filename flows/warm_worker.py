@@ -120,7 +120,8 @@ class WarmWorker(socketserver.UnixStreamServer):
 
     def server_bind(self) -> None:
         if listening(self.path):
-            raise RuntimeError(f"another `innsyn serve` or innsyn service already answers requests for {self.db}")
+            raise RuntimeError(f"another `innsyn serve` already answers requests for {self.db} (or the background "
+                               "innsyn service: `innsyn status`)")
         self.path.unlink(missing_ok=True)  # left by a service that died
         super().server_bind()
         os.chmod(self.path, 0o600)
