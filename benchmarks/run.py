@@ -1203,6 +1203,21 @@ TARGET_FIXES = {
         "the request and hands its path over a socket (0.4 s of imports). When that row misses, "
         "the service's CPU row says whether the flow got slower (renders, API round trips to the "
         "server) or the machine was busy (compare the load average)."),
+    "service": (
+        "Read the CPU rows before the wall rows: the machine is shared, and on a loaded 2-core machine wall "
+        "time is CPU time x load / 2 at worst. A warm one-class `innsyn process` costs ≈ 0.27 CPU s in the "
+        "command (Python, the CLI's imports without Prefect, the request check, the hand-over) and ≈ 0.7 CPU s "
+        "in the service: the work (screen, render, gate: ≈ 0.3 s alone), the review copy rendered in a forked "
+        "copy beside the answer (its CPU is not in the service's row; the flow waits for it), Prefect's flow and "
+        "five task runs (API round trips to the server), DuckDB opened and closed once per task (eight writes "
+        "that each checkpoint on close) and three fsyncs of the finished PDFs (0.1-0.4 s each on this busy "
+        "disk). Under 1 s warm needs a quiet machine and, beyond that, fewer DuckDB opens per flow (one "
+        "connection per flow run, or no checkpoint on close), the review copy of a case with nothing withheld "
+        "skipped or rendered after the answer is returned, and fewer task runs. The first call after boot "
+        "waits for the Prefect server (its imports and services: 5-6 s at load 3, 12-17 s at load 6, whether "
+        "or not its UI is served); the service warms Prefect and WeasyPrint meanwhile, so it is the server's "
+        "start plus one warm call. The very first call on a new PREFECT_HOME adds Prefect's migrations "
+        "(≈ 10 s more, once)."),
 }
 
 
