@@ -169,20 +169,33 @@ def test_an_idle_service_stops_by_itself(workdir, services, prefect_api_url, mon
 
 
 def test_a_service_started_from_other_code_makes_way_for_a_new_one(workdir, services, prefect_api_url):
+    import socket
+
+    from innsyn.warm_worker import clock
+
     write_request(workdir / "one.json", request_id="2026/8131")
     write_request(workdir / "two.json", request_id="2026/8132")
     assert run(workdir, prefect_api_url, "process", "one.json").returncode == 0
-    old = paths.read_state(paths.state_path(workdir / "innsyn.duckdb"))["pid"]
-    source = Path(paths.__file__).parent.parent / "clock.py"  # as an upgrade or an edit would
-    before = source.stat()
-    os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
-    try:
-        second = run(workdir, prefect_api_url, "process", "two.json")
-    finally:
-        os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns))
+    old = paths.read_state(paths.state_path(workdir / "innsyn.duckdb"))
+    # a command from other code (an upgrade, an edit: other files, sizes or times) reaches it;
+    # said over the socket, not by touching the sources other tests run from meanwhile
+    message = {"command": "process", "args": {"file": str(workdir / "two.json")}, "db": old["db"],
+               "out": str(workdir / "out"), "policy": None, "actor": "saksbehandler", "clock": clock(),
+               "api_url": prefect_api_url, "fingerprint": "0" * 16}
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        connection.connect(old["socket"])
+        connection.sendall(json.dumps(message).encode() + b"\n")
+        reply = json.loads(connection.makefile("rb").readline())
+    assert reply == {"declined": "older code", "stale": True}
+    deadline = time.monotonic() + 60
+    while _running(old["pid"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _running(old["pid"]), "a stale service stops"
+
+    second = run(workdir, prefect_api_url, "process", "two.json")
     assert second.returncode == 0, second.stderr
     new = paths.read_state(paths.state_path(workdir / "innsyn.duckdb"))["pid"]
-    assert new != old and not _running(old)
+    assert new != old["pid"] and "starting the innsyn service" in second.stderr
     assert f"processed by the background innsyn service (pid {new})" in second.stderr
 
 
@@ -206,7 +219,6 @@ def test_without_a_prefect_api_the_user_gets_one_server_visible_and_idle_stopped
         runs = json.loads(response.read())
     assert any(run_["state_type"] == "COMPLETED" for run_ in runs), runs
     assert not any(CANARIES["fortrolig pupil"] in json.dumps(run_) for run_ in runs)
-    assert case["case_id"] not in json.dumps([r["name"] for r in runs]) or True
 
     service = paths.read_state(paths.state_path(workdir / "innsyn.duckdb"))
     deadline = time.monotonic() + 90
