@@ -14,7 +14,7 @@ reported to the same Prefect server, in the case handler's name. What the worker
 one-school case), plus `status` and `stop` (the background service only).
 
 The worker declines, and the command runs alone as before, when it runs under another clock
-(INNSYN_NOW, SOURCE_DATE_EPOCH), another Prefect API than the command asks for, or older code
+(INNSYN_NOW, SOURCE_DATE_EPOCH), another Prefect API than the command asks for, or other code
 than the command's (a background service that is stale also stops, so the next command
 starts a fresh one).
 
@@ -142,8 +142,8 @@ class WarmWorker(socketserver.UnixStreamServer):
         elif command in WORK_COMMANDS:
             declined = self._declined(message)
             if declined:
-                reply({"declined": declined, "stale": declined == "older code" and self.kind == "background"})
-                if declined == "older code" and self.kind == "background":
+                reply({"declined": declined, "stale": declined == "other code" and self.kind == "background"})
+                if declined == "other code" and self.kind == "background":
                     self.stop_soon("the installed code changed")
                 return
             reply({"accepted": os.getpid()})
@@ -157,7 +157,7 @@ class WarmWorker(socketserver.UnixStreamServer):
         if message.get("clock") != clock():
             return "another clock"
         if message.get("fingerprint") != self.fingerprint:
-            return "older code"
+            return "other code"
         wanted = message.get("api_url")
         if wanted and self.api_url and wanted.rstrip("/") != self.api_url.rstrip("/"):
             return "another Prefect API"

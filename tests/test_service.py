@@ -186,7 +186,7 @@ def test_a_service_started_from_other_code_makes_way_for_a_new_one(workdir, serv
         connection.connect(old["socket"])
         connection.sendall(json.dumps(message).encode() + b"\n")
         reply = json.loads(connection.makefile("rb").readline())
-    assert reply == {"declined": "older code", "stale": True}
+    assert reply == {"declined": "other code", "stale": True}
     deadline = time.monotonic() + 60
     while _running(old["pid"]) and time.monotonic() < deadline:
         time.sleep(0.1)
