@@ -19,6 +19,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -321,6 +322,7 @@ def services(monkeypatch):
     monkeypatch.setenv("INNSYN_USE_SERVICE", "1")
     yield folder
     client.stop()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def service_pid(workdir: Path) -> int:

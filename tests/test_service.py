@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import tempfile
@@ -36,6 +37,7 @@ def services(monkeypatch):
     for pid_file in folder.glob("*.json"):  # nothing may be left running
         state = paths.read_state(pid_file) or {}
         assert not _running(state.get("pid")), state
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _running(pid: int | None) -> bool:
