@@ -1217,7 +1217,7 @@ TARGET_FIXES = {
         "waits for the Prefect server (its imports and services: 5-6 s at load 3, 12-17 s at load 6, whether "
         "or not its UI is served); the service warms Prefect and WeasyPrint meanwhile, so it is the server's "
         "start plus one warm call. The very first call on a new PREFECT_HOME adds Prefect's migrations "
-        "(≈ 10 s more, once)."),
+        "(the server's start 14 s instead of 5.6 s at load 3; the whole first call 32-55 s at load 4-8; once)."),
 }
 
 
