@@ -32,8 +32,13 @@ APT_PACKAGES = libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-util
 demo: missing-system-deps $(STAMP) check-system
 	$(BIN)/innsyn demo
 
+# Two test processes (pytest-xdist), a module each at a time: most tests wait on a subprocess,
+# a Prefect server or the disk part of the time, so two share two cores well. TEST_WORKERS=0
+# runs them in one process.
+TEST_WORKERS ?= 2
+
 test: missing-system-deps $(STAMP) check-system
-	$(BIN)/pytest
+	$(BIN)/pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

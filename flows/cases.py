@@ -6,11 +6,14 @@ in case_events, which is append-only: nothing here updates or deletes an event.
 
 from __future__ import annotations
 
+import contextvars
 import getpass
 import hashlib
 import json
 import os
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,8 +37,25 @@ class CaseRow:
     review_pdf: str | None
 
 
+#: Who a warm worker acts for while it runs a command handed to it (innsyn.warm_worker): the
+#: command's user, not the service's.
+_acting: contextvars.ContextVar[str | None] = contextvars.ContextVar("innsyn_acting_user", default=None)
+
+
+@contextmanager
+def acting_as(name: str) -> Iterator[None]:
+    token = _acting.set(name)
+    try:
+        yield
+    finally:
+        _acting.reset(token)
+
+
 def current_user() -> str:
-    """Who is acting: INNSYN_USER if set (a service account), else the login name."""
+    """Who is acting: the command's user in a warm worker, else INNSYN_USER if set (a service
+    account), else the login name."""
+    if _acting.get() is not None:
+        return _acting.get()
     if os.environ.get("INNSYN_USER"):
         return check_actor_name(os.environ["INNSYN_USER"], "INNSYN_USER")
     return check_actor_name(getpass.getuser(), "the login name")

@@ -135,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     from innsyn.desk.commands import add_parsers  # the case desk: `innsyn users`, `innsyn desk`
 
     add_parsers(commands, _common, _Parser)
+    commands.add_parser("status", help="what runs in the background for this user (JSON: pids, sockets, "
+                                       "Prefect API, idle timeouts)")
+    commands.add_parser("stop", help="stop this user's background innsyn services and their Prefect server")
     return parser
 
 
@@ -173,7 +176,7 @@ def _date(text: str):
 
 
 def _paths(args: argparse.Namespace) -> tuple[Path, Path]:
-    db = args.db or default_db_path()
+    db = getattr(args, "db", None) or default_db_path()
     out = getattr(args, "out", None) or Path(os.environ.get("INNSYN_OUT") or DEFAULT_OUT)
     return db, out
 

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from innsyn import cases, clock, review, warm_worker
+from innsyn.service import client as service
 from innsyn.db import init_db, init_schema, open_db, transaction
 from innsyn.importer import ImportFailed, import_export
 from innsyn.policy import Policy, PolicyError, load_policy, policy_weaknesses, weakness_warning
@@ -51,6 +52,10 @@ def run(args: argparse.Namespace, *, db: Path, out: Path) -> dict:
         return desk_commands.run(args, db=db, out=out)
     if args.command in ("intake", "send", "archive"):
         return mail_command(args, db, out)
+    if args.command == "status":
+        return service.status()
+    if args.command == "stop":
+        return service.stop()
     raise BadInput(f"unknown command {args.command!r}")
 
 
@@ -195,10 +200,11 @@ def process(file: Path, db: Path, out: Path, policy: Path | None, *, actor: str 
     schools = check_request(file, db)  # before Prefect is even imported: bad input costs no start-up
     actor = actor or cases.current_user()
     result = None
-    if schools == 1:  # a running `innsyn serve` has Prefect and WeasyPrint loaded already
-        result = warm_worker.submit(file, db=db, out=out, policy=policy, actor=actor)
+    if schools == 1:  # the service has Prefect and WeasyPrint loaded already (innsyn.service)
+        result = service.run("process", {"file": str(Path(file).resolve())}, db=db, out=out, policy=policy,
+                             actor=actor)
     if result is None:
-        result = _process_here(file, db, out, policy, schools, actor)
+        result = process_here(file, db, out, policy, schools, actor)
     if result["unchanged"]:
         print(f"innsyn: case {result['case_id']} is already {result['status']}: nothing changed", file=sys.stderr)
     return _send_on_release(result, db, out)
@@ -213,7 +219,7 @@ def _send_on_release(result: dict, db: Path, out: Path) -> dict:
     return send_on_release(result, db=db, out=out)
 
 
-def _process_here(file: Path, db: Path, out: Path, policy: Path | None, schools: int, actor: str) -> dict:
+def process_here(file: Path, db: Path, out: Path, policy: Path | None, schools: int, actor: str | None = None) -> dict:
     """The request's flow run, in this process."""
     config = _config(db, out, policy, actor)
     from innsyn.process_request import process_request
@@ -298,7 +304,25 @@ def review_show(args: argparse.Namespace, db: Path, out: Path) -> dict:
     return case_result(config, args.case_id).model_dump()
 
 
+def _in_service(command: str, args: dict, db: Path, out: Path, policy: Path | None, case_id: str) -> dict | None:
+    """A review command of a one-school case, answered by the service (innsyn.service); None
+    when it runs here. Called once the command's input is checked."""
+    if _schools_of(db, case_id) != 1:  # a municipal case renders on every core: nothing to gain
+        return None
+    return service.run(command, args, db=db, out=out, policy=policy, actor=cases.current_user())
+
+
 def review_approve(args: argparse.Namespace, db: Path, out: Path) -> dict:
+    row = _case_or_bad_input(db, args.case_id)
+    load_policy(args.policy)  # a broken policy is bad input: say so before anything runs
+    if row.status != "released":
+        cases.check_actor_name(args.reviewer, "--reviewer")
+    result = _in_service("review approve", {"case_id": args.case_id, "reviewer": args.reviewer, "reason": args.reason},
+                         db, out, args.policy, row.case_id)
+    return result if result is not None else review_approve_here(args, db, out)
+
+
+def review_approve_here(args: argparse.Namespace, db: Path, out: Path) -> dict:
     from innsyn.config import case_result
     from innsyn.render_answer import render_answer
 
@@ -354,14 +378,30 @@ def review_change(args: argparse.Namespace, db: Path, out: Path) -> dict:
 
     A release of a value withheld under a graded address or with no trace waits for a second
     reviewer (`review confirm`): the JSON lists what waits in `awaiting_second_reviewer`."""
+    row = _case_or_bad_input(db, args.case_id)
+    load_policy(args.policy)
+    cases.check_actor_name(args.reviewer, "--reviewer")
+    _item_changes(args)  # as the command would refuse them, before anything starts
+    fields = {"case_id": args.case_id, "items": list(args.items), "reviewer": args.reviewer, "reason": args.reason}
+    if args.review_command == "withhold":
+        fields["rule"] = args.rule
+    result = _in_service(f"review {args.review_command}", fields, db, out, args.policy, row.case_id)
+    return result if result is not None else review_change_here(args, db, out)
+
+
+def _item_changes(args: argparse.Namespace) -> list[review.ItemChange]:
+    return [review.ItemChange(item_id=item, decision=args.review_command, rule=getattr(args, "rule", None))
+            for item in args.items]
+
+
+def review_change_here(args: argparse.Namespace, db: Path, out: Path) -> dict:
     from innsyn.config import case_result
     from innsyn.render_answer import render_answer
 
     row = _case_or_bad_input(db, args.case_id)
     config = _config(db, out, args.policy)
     reviewer = cases.check_actor_name(args.reviewer, "--reviewer")
-    changes = [review.ItemChange(item_id=item, decision=args.review_command, rule=getattr(args, "rule", None))
-               for item in args.items]
+    changes = _item_changes(args)
     with open_db(db) as con:
         changed = review.apply_changes(con, row, changes, reviewer=reviewer, reason=args.reason,
                                        policy=checked_policy(args.policy), now=clock.now())
@@ -374,6 +414,15 @@ def review_change(args: argparse.Namespace, db: Path, out: Path) -> dict:
 def review_confirm(args: argparse.Namespace, db: Path, out: Path) -> dict:
     """`review confirm CASE ITEM... --reviewer NAME`: a second reviewer confirms releases of values
     withheld under a graded address or with no trace."""
+    row = _case_or_bad_input(db, args.case_id)
+    load_policy(args.policy)
+    cases.check_actor_name(args.reviewer, "--reviewer")
+    fields = {"case_id": args.case_id, "items": list(args.items), "reviewer": args.reviewer, "reason": args.reason}
+    result = _in_service("review confirm", fields, db, out, args.policy, row.case_id)
+    return result if result is not None else review_confirm_here(args, db, out)
+
+
+def review_confirm_here(args: argparse.Namespace, db: Path, out: Path) -> dict:
     from innsyn.config import case_result
 
     row = _case_or_bad_input(db, args.case_id)
@@ -384,6 +433,11 @@ def review_confirm(args: argparse.Namespace, db: Path, out: Path) -> dict:
                                             policy=checked_policy(args.policy), now=clock.now())
     return {**case_result(config, row.case_id).model_dump(), "confirmed_items": confirmed,
             "awaiting_second_reviewer": _waiting_for_second_reviewer(db, row.case_id)}
+
+
+#: What the service runs for a review command handed to it (innsyn.warm_worker).
+REVIEW_HERE = {"approve": review_approve_here, "release": review_change_here, "withhold": review_change_here,
+               "confirm": review_confirm_here}
 
 
 def review_rescreen(args: argparse.Namespace, db: Path, out: Path) -> dict:

@@ -198,6 +198,7 @@ def _start_warm_worker(db: Path) -> WarmWorker | None:
     deployments are served either way."""
     try:
         _wait_for_the_api()
+        _stop_background_service(db)
         worker = WarmWorker(db).start()
     except (RuntimeError, OSError) as error:
         print(f"innsyn: warning: `innsyn process` runs in its own process: {error}", file=sys.stderr, flush=True)
@@ -205,6 +206,15 @@ def _start_warm_worker(db: Path) -> WarmWorker | None:
     print(f"innsyn: answering `innsyn process` for {worker.db} (one-school requests) in this process",
           file=sys.stderr, flush=True)
     return worker
+
+
+def _stop_background_service(db: Path) -> None:
+    """A background service the CLI started for this database gives way to `innsyn serve`."""
+    from innsyn.service import client, paths
+
+    answer = client._ask(paths.socket_path(db), "stop") if paths.socket_path(db).exists() else None
+    if answer and "stopping" in answer:
+        client._wait_exited(answer["stopping"], client.DAEMON_MARKER, 120)
 
 
 def _wait_for_the_api() -> None:

@@ -1,104 +1,63 @@
-"""A warm `innsyn process`: one-school requests answered inside the running `innsyn serve`.
+"""A warm `innsyn`: commands answered inside a process that has everything loaded.
 
 A case handler who types `innsyn process request.json` for one class waits for a fresh Python
 to import Prefect (over a second), WeasyPrint and its fonts (another half second) and to open
-two flow runs, before a single pupil is screened. `innsyn serve` has all of that loaded
-already. While it runs, it listens on a Unix socket that only its own user can open;
-`innsyn process` checks the request as it always does (before anything is written), hands
-the request's path to the service, and prints the service's answer. The work is the same
-`process-request` flow run, reported to the same Prefect server, in the case handler's name.
+two flow runs, before a single pupil is screened. The warm worker has all of that loaded
+already. It listens on a Unix socket that only its own user can open, one per database, in
+one of two processes: `innsyn serve` (beside its deployments), or the background service the
+CLI starts itself (innsyn.service.daemon), which stops after a while without commands.
 
-`innsyn process` runs the flow itself, as before, when no service runs for its database, when
-the service runs under another clock (INNSYN_NOW, SOURCE_DATE_EPOCH), for a bulk request (minutes on every core:
-the service's process would gain nothing), and when INNSYN_USE_SERVICE=0.
+The command checks its input as it always does (before anything is written), hands the
+worker ids and paths, and prints the worker's answer. The work is the same flow run,
+reported to the same Prefect server, in the case handler's name. What the worker answers:
+`process` (a one-school request) and `review approve|release|withhold|confirm` (of a
+one-school case), plus `status` and `stop` (the background service only).
 
+The worker declines, and the command runs alone as before, when it runs under another clock
+(INNSYN_NOW, SOURCE_DATE_EPOCH), another Prefect API than the command asks for, or other code
+than the command's (a background service that is stale also stops, so the next command
+starts a fresh one).
+
+The protocol is one JSON line each way, and one more from the worker: `accepted` (or
+`declined`) as soon as it takes the command, then `result` or `error`. A command that loses
+the connection before `accepted` may try again; after it, the run was under way.
 Only ids and paths cross the socket: the request's path, the database, output folder and
-policy paths, the acting user's name; back come the case id, status, counts and paths.
+policy paths, case and item ids, the acting user's and reviewer's names; back come the case
+id, status, counts and paths, and the command's own stderr lines (the same lines it prints
+when it runs alone).
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import contextvars
-import hashlib
+import io
 import json
 import os
 import socket
 import socketserver
-import stat
 import sys
-import tempfile
 import threading
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 
-#: Set to 0 to run every `innsyn process` in its own process, even beside a running service.
-USE_SERVICE = "INNSYN_USE_SERVICE"
+from innsyn.service.paths import USE_SERVICE, code_fingerprint, private_folder, socket_path  # noqa: F401
+
+#: The commands a worker runs, by the name the client sends.
+WORK_COMMANDS = ("process", "review approve", "review release", "review withhold", "review confirm")
 
 
 class ServiceFailed(Exception):
-    """The service took the request and failed: its one-line reason (no personal data)."""
+    """The service took the command and failed: its one-line reason (no personal data)."""
 
     def __init__(self, message: str, exit_code: int = 1):
         super().__init__(message)
         self.exit_code = exit_code
 
 
-def socket_path(db: Path) -> Path:
-    """Where the service for `db` listens: a folder of this user's, one socket per database.
-
-    Named by a hash of the database's absolute path: a Unix socket's path must stay under
-    108 bytes, a database's path need not."""
-    digest = hashlib.sha256(str(Path(db).resolve()).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"innsyn-{os.getuid()}" / f"{digest}.sock"
-
-
-def _private_folder(folder: Path, *, create: bool) -> bool:
-    """True when `folder` is this user's alone (created so if asked): nobody else may plant
-    or reach a socket in it."""
-    if create:
-        folder.mkdir(mode=0o700, exist_ok=True)
-    try:
-        info = folder.lstat()
-    except FileNotFoundError:
-        return False
-    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
-
-
-# ----------------------------------------------------------------------------- the client
-
-
-def submit(request: Path, *, db: Path, out: Path, policy: Path | None, actor: str) -> dict | None:
-    """Ask the running service to process `request`; None when there is none to ask (or it
-    declines), and the caller runs the flow itself."""
-    if os.environ.get(USE_SERVICE, "1") == "0":
-        return None
-    path = socket_path(db)
-    if not _private_folder(path.parent, create=False):
-        return None
-    message = {
-        "request": str(Path(request).resolve()), "db": str(Path(db).resolve()), "out": str(Path(out).resolve()),
-        "policy": str(Path(policy).resolve()) if policy else None, "actor": actor,
-        "clock": _clock(),
-    }
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
-        try:
-            connection.connect(str(path))
-        except (FileNotFoundError, ConnectionRefusedError):
-            return None  # no service, or one that died and left its socket behind
-        connection.sendall(json.dumps(message).encode() + b"\n")
-        with connection.makefile("rb") as replies:
-            line = replies.readline()
-    if not line:
-        raise ServiceFailed("the innsyn service stopped while processing the request: run `innsyn process` again")
-    reply = json.loads(line)
-    if "declined" in reply:
-        return None
-    if "error" in reply:
-        raise ServiceFailed(reply["error"], reply.get("exit_code", 1))
-    print(f"innsyn: processed by the running `innsyn serve` (pid {reply['pid']})", file=sys.stderr)
-    return reply["result"]
-
-
-def _clock() -> list[str | None]:
+def clock() -> list[str | None]:
     """What fixes the dates in a case and its PDFs: a fixed clock, the PDFs' fallback date."""
     # the default a render sets; from innsyn.clock, since importing innsyn.render costs 40 ms
     from innsyn.clock import SOURCE_DATE_EPOCH
@@ -106,7 +65,7 @@ def _clock() -> list[str | None]:
     return [os.environ.get("INNSYN_NOW"), os.environ.get("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)]
 
 
-# ----------------------------------------------------------------------------- the service
+# ----------------------------------------------------------------------------- the worker
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -116,8 +75,11 @@ class _Handler(socketserver.StreamRequestHandler):
         line = self.rfile.readline()
         if not line:
             return
-        reply = self.server.answer(json.loads(line))
-        self.wfile.write(json.dumps(reply).encode() + b"\n")
+        self.server.handle_message(json.loads(line), self._reply)
+
+    def _reply(self, message: dict) -> None:
+        self.wfile.write(json.dumps(message, ensure_ascii=False).encode() + b"\n")
+        self.wfile.flush()
 
 
 def _peer_uid(connection: socket.socket) -> int:
@@ -129,49 +91,107 @@ def _peer_uid(connection: socket.socket) -> int:
 
 
 class WarmWorker(socketserver.UnixStreamServer):
-    """Answers one request at a time (DuckDB takes one writer), in a thread of the service."""
+    """Answers one command at a time (DuckDB takes one writer), in a thread of its process.
 
-    def __init__(self, db: Path):
+    `kind` is "serve" (inside `innsyn serve`: runs until it stops) or "background" (the
+    CLI's service: stops after `idle_timeout` seconds without a command, or on `stop`)."""
+
+    request_queue_size = 64  # many commands at once wait their turn instead of being refused
+
+    def __init__(self, db: Path, *, kind: str = "serve", idle_timeout: float | None = None):
         self.db = Path(db).resolve()
         self.path = socket_path(self.db)
-        if not _private_folder(self.path.parent, create=True):
+        if not private_folder(self.path.parent, create=True):
             raise RuntimeError(f"{self.path.parent} is not private to this user: not listening there")
+        self.kind = kind
+        self.idle_timeout = idle_timeout
         self.answered = 0
+        self.busy = False
+        self.api_url: str | None = None
+        self.fingerprint = code_fingerprint()
+        self.started_at = datetime.now(timezone.utc)
+        self._last_active = time.monotonic()
         self._started = False
+        self._closed = False
+        self._stopping = threading.Event()
+        self._stop_lock = threading.Lock()
+        self._inode: int | None = None
         super().__init__(str(self.path), _Handler, bind_and_activate=False)
 
     def server_bind(self) -> None:
         if listening(self.path):
-            raise RuntimeError(f"another `innsyn serve` already answers requests for {self.db}")
+            raise RuntimeError(f"another `innsyn serve` already answers requests for {self.db} (or the background "
+                               "innsyn service: `innsyn status`)")
         self.path.unlink(missing_ok=True)  # left by a service that died
         super().server_bind()
         os.chmod(self.path, 0o600)
+        self._inode = os.stat(self.path).st_ino  # ours to remove; a later service's socket is not
 
-    def answer(self, message: dict) -> dict:
-        from innsyn.commands import USER_ERRORS, foreground_run
-        from innsyn.config import RunConfig
-        from innsyn.process_request import process_request
+    # ------------------------------------------------------------------------- messages
+
+    def handle_message(self, message: dict, reply) -> None:
+        command = message.get("command", "process")
+        if command == "status":
+            reply(self.status())
+        elif command == "stop":
+            if self.kind != "background":
+                reply({"declined": "`innsyn serve` stops with Ctrl-C or SIGTERM, not `innsyn stop`"})
+                return
+            reply({"stopping": os.getpid()})
+            self.stop_soon("stopped by `innsyn stop`")
+        elif command in WORK_COMMANDS:
+            declined = self._declined(message)
+            if declined:
+                reply({"declined": declined, "stale": declined == "other code" and self.kind == "background"})
+                if declined == "other code" and self.kind == "background":
+                    self.stop_soon("the installed code changed")
+                return
+            reply({"accepted": os.getpid()})
+            reply(self.run(command, message))
+        else:
+            reply({"error": f"unknown command {command!r}", "exit_code": 2})
+
+    def _declined(self, message: dict) -> str | None:
+        if Path(message.get("db", "")) != self.db:
+            return "another database"
+        if message.get("clock") != clock():
+            return "another clock"
+        if message.get("fingerprint") != self.fingerprint:
+            return "other code"
+        wanted = message.get("api_url")
+        if wanted and self.api_url and wanted.rstrip("/") != self.api_url.rstrip("/"):
+            return "another Prefect API"
+        return None
+
+    def run(self, command: str, message: dict) -> dict:
+        """The command's work, as the command would do it in its own process."""
+        from innsyn import cases, commands
         from innsyn.request import BadInput
 
-        if Path(message["db"]) != self.db:
-            return {"declined": "another database"}
-        if message.get("clock") != _clock():
-            return {"declined": "another clock"}
-        from innsyn.cases import check_actor_name
-
+        self.busy = True
+        self._last_active = time.monotonic()
+        said = io.StringIO()
         try:
-            # the client checked the name already; the service does not take it on trust
-            actor = check_actor_name(str(message["actor"]), "INNSYN_USER")
-            config = RunConfig(db=str(self.db), out=message["out"], policy=message["policy"], actor=actor)
-            with foreground_run(1):
-                result = process_request(message["request"], config)
-        except (BadInput, *USER_ERRORS) as error:
-            return {"error": str(error), "exit_code": 2}
+            # the client checked the name already; the worker does not take it on trust
+            actor = cases.check_actor_name(str(message["actor"]), "INNSYN_USER")
+            with cases.acting_as(actor), contextlib.redirect_stderr(said):
+                result = _run_command(command, message, self.db)
+        except (BadInput, *commands.USER_ERRORS) as error:
+            return {"error": str(error), "exit_code": 2, "stderr": said.getvalue()}
         except Exception as error:  # noqa: BLE001 - the client prints it as its own one-line failure
-            return {"error": f"{type(error).__name__}: {error}"}
+            return {"error": f"{type(error).__name__}: {error}", "exit_code": 1, "stderr": said.getvalue()}
         finally:
             self.answered += 1
-        return {"result": result.model_dump(), "pid": os.getpid()}
+            self.busy = False
+            self._last_active = time.monotonic()
+        return {"result": result, "pid": os.getpid(), "kind": self.kind, "stderr": said.getvalue()}
+
+    def status(self) -> dict:
+        return {"kind": self.kind, "pid": os.getpid(), "db": str(self.db), "socket": str(self.path),
+                "api_url": self.api_url, "started_at": self.started_at.isoformat(timespec="seconds"),
+                "answered": self.answered, "busy": self.busy,
+                "idle_for_seconds": round(time.monotonic() - self._last_active, 1),
+                "idle_timeout_seconds": self.idle_timeout}
 
     def handle_error(self, request, client_address) -> None:
         """One line, not a traceback: a client that left before its answer is no fault of ours."""
@@ -179,22 +199,69 @@ class WarmWorker(socketserver.UnixStreamServer):
         print(f"innsyn: warning: a request over the socket ended early ({type(error).__name__})",
               file=sys.stderr, flush=True)
 
+    # ------------------------------------------------------------------------- life
+
     def start(self) -> WarmWorker:
         """Bind, warm up, and answer in a daemon thread that keeps the caller's Prefect settings."""
+        from prefect.settings import PREFECT_API_URL
+
         self.server_bind()
         self.server_activate()
+        self.api_url = PREFECT_API_URL.value() or None
         _warm_up()
         context = contextvars.copy_context()
         threading.Thread(target=context.run, args=(self.serve_forever,), name="innsyn-warm-worker",
                          daemon=True).start()
         self._started = True
+        if self.idle_timeout:
+            threading.Thread(target=self._stop_when_idle, name="innsyn-idle-stop", daemon=True).start()
+        self._last_active = time.monotonic()
         return self
 
+    def _stop_when_idle(self) -> None:
+        tick = max(0.2, min(5.0, self.idle_timeout / 10))
+        while not self._stopping.wait(tick):
+            if not self.busy and time.monotonic() - self._last_active > self.idle_timeout:
+                self.stop_soon(f"idle for {self.idle_timeout:g} s")
+
+    def stop_soon(self, why: str) -> None:
+        """Stop from any thread, the worker's own included: no new command is taken."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        print(f"innsyn: the service stops: {why}", file=sys.stderr, flush=True)
+        threading.Thread(target=self.stop, name="innsyn-stop", daemon=True).start()
+
+    def stopped(self, timeout: float | None = None) -> bool:
+        """Wait until a stop was asked for (the background service's main thread waits here)."""
+        return self._stopping.wait(timeout)
+
     def stop(self) -> None:
-        if self._started:
-            self.shutdown()  # waits for the request in hand, if any
-        self.server_close()
-        self.path.unlink(missing_ok=True)
+        self._stopping.set()
+        with self._stop_lock:  # from the idle thread, a signal and the main thread at once: once
+            if self._closed:
+                return
+            self._closed = True
+            # the socket goes first: a command that comes now finds no service and starts one
+            with contextlib.suppress(OSError):
+                if os.stat(self.path).st_ino == self._inode:
+                    self.path.unlink()
+            if self._started:
+                self.shutdown()  # waits for the command in hand, if any
+            self.server_close()
+
+
+def _run_command(command: str, message: dict, db: Path) -> dict:
+    from innsyn import commands
+
+    args = dict(message.get("args") or {})
+    out = Path(message["out"])
+    policy = Path(message["policy"]) if message.get("policy") else None
+    if command == "process":
+        return commands.process_here(Path(args["file"]), db, out, policy, schools=1)
+    review_command = command.split(" ", 1)[1]
+    namespace = argparse.Namespace(review_command=review_command, policy=policy, **args)
+    return commands.REVIEW_HERE[review_command](namespace, db, out)
 
 
 def listening(path: Path) -> bool:
@@ -217,12 +284,16 @@ WARM_UP_HTML = """<html data-etat="Utdanningsetaten"><body data-saksnr="0">
 </table></section><p>side 2</p></body></html>"""
 
 
-def _warm_up() -> None:
-    """Import the flow, compile the templates, and load WeasyPrint's fonts and stylesheets by
-    rendering a page in each stylesheet."""
+def warm_up() -> None:
+    """Import the flows, compile the templates, and load WeasyPrint's fonts and stylesheets by
+    rendering a page in each stylesheet. Once per process."""
     import gc
 
-    from innsyn import leak_gate, process_request  # noqa: F401 - the flow and all it imports
+    global _warm
+    if _warm:
+        return
+
+    from innsyn import leak_gate, process_request, render_answer, review  # noqa: F401 - all they import
     from innsyn import render
 
     for template in ("svar/svar.html", "intern/intern.html"):
@@ -234,3 +305,8 @@ def _warm_up() -> None:
     # what is loaded now stays for the life of the service: keep the collector off it
     gc.collect()
     gc.freeze()
+    _warm = True
+
+
+_warm = False
+_warm_up = warm_up

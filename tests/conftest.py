@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +38,37 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 @pytest.fixture(autouse=True)
 def fixed_clock(monkeypatch):
     monkeypatch.setenv("INNSYN_NOW", FIXED_NOW)
+
+
+# Every `innsyn` command of the session runs in its own process (INNSYN_USE_SERVICE=0), as it
+# always could: deterministic, and no background service outlives a test. Set here, before any
+# fixture runs (module- and session-scoped fixtures run commands too, before the autouse ones).
+# Services the tests of the service start live in the session's own folder (short: a socket's
+# path must stay under 108 bytes), never the user's, and are stopped when the session ends.
+SERVICE_DIR = Path(tempfile.mkdtemp(prefix="isv-"))
+os.environ["INNSYN_USE_SERVICE"] = "0"
+os.environ["INNSYN_SERVICE_DIR"] = str(SERVICE_DIR)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def service_dir():
+    """The session's service folder; whatever a test started there is stopped at the end."""
+    import shutil
+
+    yield SERVICE_DIR
+    from innsyn.service import client
+
+    os.environ["INNSYN_SERVICE_DIR"] = str(SERVICE_DIR)
+    client.stop()
+    shutil.rmtree(SERVICE_DIR, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def commands_run_alone(monkeypatch, service_dir):
+    """As set above, again for each test: a test that switches the service on (test_service.py,
+    test_warm_worker.py, test_serve.py, the service's faults) does so for itself only."""
+    monkeypatch.setenv("INNSYN_USE_SERVICE", "0")
+    monkeypatch.setenv("INNSYN_SERVICE_DIR", str(service_dir))
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -298,3 +299,107 @@ def test_sixteen_processes_share_one_database_without_lock_errors_or_lost_events
     for n in range(CONCURRENT):
         assert_released_exactly_once(workdir, f"2026-{500 + n}", f"case {500 + n}")
     print(f"\nconcurrency: {CONCURRENT} processes, one DuckDB file, {wall:.1f}s wall time")
+
+
+# ----------------------------------------------------------------------------- through the service
+# The same guarantees when the commands hand their work to the background service
+# (innsyn.service): what dies now is the service, in the middle of a flow run; the command
+# says so in one line and the next one starts a fresh service and completes the case.
+
+SERVICE_KILLS = 16 if SOAK else 4
+SERVICE_GONE = "the innsyn service stopped while it ran the command"
+
+
+@pytest.fixture
+def services(monkeypatch):
+    """The test's own service folder, the service switched on; stopped afterwards."""
+    import tempfile
+
+    from innsyn.service import client
+
+    folder = Path(tempfile.mkdtemp(prefix="isv-"))
+    monkeypatch.setenv("INNSYN_SERVICE_DIR", str(folder))
+    monkeypatch.setenv("INNSYN_USE_SERVICE", "1")
+    yield folder
+    client.stop()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def service_pid(workdir: Path) -> int:
+    from innsyn.service import paths
+
+    return paths.read_state(paths.state_path(workdir / "innsyn.duckdb"))["pid"]
+
+
+def test_a_service_killed_at_any_point_of_a_run_leaves_a_case_the_next_command_completes(
+        workdir, services, prefect_api_url):
+    code, _, err = finish(start(workdir, prefect_api_url, 600))  # starts the service
+    assert code == 0 and "starting the innsyn service" in err, err
+    began = time.monotonic()
+    code, _, err = finish(start(workdir, prefect_api_url, 601))
+    run_time = time.monotonic() - began
+    assert code == 0 and "processed by the background innsyn service" in err, err
+
+    rng = random.Random(SEED)
+    caught = []
+    for kill in range(SERVICE_KILLS):
+        number, context = 610 + kill, f"seed {SEED}, service kill {kill}"
+        pid = service_pid(workdir)
+        process = start(workdir, prefect_api_url, number)
+        delay = run_time * (kill + rng.random()) / SERVICE_KILLS  # stratified over a run
+        try:
+            process.wait(timeout=delay)
+            caught.append("finished before the kill")
+        except subprocess.TimeoutExpired:
+            os.kill(pid, signal.SIGKILL)
+            _, events = case_state(workdir / "innsyn.duckdb", f"2026-{number}")
+            caught.append(f"after {events[-1]}" if events else "before register")
+        code, out, err = finish(process)
+        if code != 0:  # the command outlives the service: one line, exit 1, no traceback
+            assert code == 1 and SERVICE_GONE in err and "Traceback" not in err, (context, err)
+
+        code, out, err = finish(start(workdir, prefect_api_url, number))  # a new service, the same case
+
+        assert code == 0, (context, err)
+        assert json.loads(out)["status"] == "released", context
+        assert_released_exactly_once(workdir, f"2026-{number}", context)
+    assert_nothing_half_written_in_public(workdir, f"seed {SEED}")
+    print(f"\nservice faults: {SERVICE_KILLS} SIGKILLs of the service (seed {SEED}), a warm run {run_time:.1f}s; "
+          f"caught: {dict(Counter(caught))}")
+
+
+def test_a_service_killed_at_the_moment_of_publishing_leaves_nothing_in_the_public_folder(
+        workdir, services, prefect_api_url):
+    hook = {"PYTHONPATH": str(Path(__file__).parent / "fault_injection"), "INNSYN_KILL_AT_RENAME": "/public/"}
+    code, _, err = finish(start(workdir, prefect_api_url, 700, **hook))  # the service starts with the hook
+
+    assert code == 1 and SERVICE_GONE in err, err
+    rows, events = case_state(workdir / "innsyn.duckdb", "2026-700")
+    assert rows[0][0] == "screened" and "released" not in events
+    public = workdir / "out" / "public"
+    assert not public.exists() or [p for p in public.rglob("*") if p.is_file()] == []
+
+    code, out, err = finish(start(workdir, prefect_api_url, 700))  # a new service, without the hook
+    assert code == 0, err
+    assert "starting the innsyn service" in err
+    assert_released_exactly_once(workdir, "2026-700", "after the service was killed at the rename")
+    assert_nothing_half_written_in_public(workdir, "after the service was killed at the rename")
+
+
+def test_sixteen_commands_at_once_start_one_service_and_lose_nothing(workdir, services, prefect_api_url):
+    processes = [start(workdir, prefect_api_url, 800 + n) for n in range(CONCURRENT)]  # no service runs yet
+    results = [finish(process) for process in processes]
+
+    for number, (code, out, err) in enumerate(results, start=800):
+        assert code == 0, (number, err)
+        assert not LOCK_ERROR.search(err), (number, err)
+        assert json.loads(out)["status"] == "released", number
+    assert sum("starting the innsyn service" in err for _, _, err in results) == 1
+    pids = {re.search(r"background innsyn service \(pid (\d+)\)", err).group(1) for _, _, err in results}
+    assert len(pids) == 1, pids
+    with innsyn_db.open_db(workdir / "innsyn.duckdb", read_only=True) as con:
+        events = con.execute("SELECT case_id, event FROM case_events").fetchall()
+    assert Counter(event for _, event in events) == {
+        "received": CONCURRENT, "screened": CONCURRENT, "released": CONCURRENT}
+    for n in range(CONCURRENT):
+        assert_released_exactly_once(workdir, f"2026-{800 + n}", f"case {800 + n}")

@@ -103,6 +103,11 @@ def test_prefect_yaml_declares_the_deployments_for_a_work_pool_under_names_of_th
     assert Path.cwd() == tmp_path / "here"
 
 
+@pytest.fixture(autouse=True)
+def use_a_running_service(monkeypatch):
+    monkeypatch.setenv("INNSYN_USE_SERVICE", "running")  # `innsyn serve`'s; never a background one
+
+
 def test_innsyn_serve_registers_the_deployments_answers_process_and_stops_on_sigterm(tmp_path, prefect_api_url):
     from prefect import get_client
 

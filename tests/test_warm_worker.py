@@ -21,6 +21,11 @@ from conftest import CANARIES, canary_export, innsyn, write_request
 from innsyn.warm_worker import WarmWorker, listening, socket_path
 
 
+@pytest.fixture(autouse=True)
+def use_a_running_service(monkeypatch):
+    monkeypatch.setenv("INNSYN_USE_SERVICE", "running")  # the one each test starts; never a new one
+
+
 @pytest.fixture
 def workdir(tmp_path, prefect_api_url) -> Path:
     imported = innsyn(tmp_path, prefect_api_url, "db", "import", str(canary_export(tmp_path / "export")))

@@ -8,6 +8,7 @@ loopback unless told otherwise, without uvicorn's access log (ours logs paths wi
 from __future__ import annotations
 
 import ipaddress
+import os
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -83,6 +84,10 @@ def run_desk(settings: DeskSettings) -> None:
     if not is_loopback(settings.host):
         print(f"innsyn: warning: the desk listens on {settings.host}, not on loopback: TLS and a reverse proxy "
               "in front of it are your job (see README, \"The case desk\")", file=sys.stderr)
+    # The desk is a warm, long-running process itself: its commands run here, in its own flow
+    # runs, rather than being handed to a background service (innsyn.service) that would hold
+    # the same DuckDB file from a second process.
+    os.environ.setdefault("INNSYN_USE_SERVICE", "0")
     app = create_app(settings)
     threading.Thread(target=warm_up, name="innsyn-desk-warm-up", daemon=True).start()
     print(f"innsyn: the case desk is at http://{settings.host}:{settings.port}/ (Ctrl-C stops it)", file=sys.stderr)

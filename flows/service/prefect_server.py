@@ -1,0 +1,173 @@
+"""The user's Prefect server, for background services that were given no PREFECT_API_URL.
+
+`ensure_running` (light: no Prefect import) finds the server this user's services share, or
+starts it: `python -m innsyn.service.prefect_server`, a detached process that binds a free
+port on 127.0.0.1, writes its state file (pid, API and UI address, PREFECT_HOME), and runs
+Prefect's API and UI (the app `prefect server start` runs) in the user's own, owner-only
+PREFECT_HOME, with telemetry off. Flow runs of the services are real and visible there.
+
+It stops by itself once no background service has used it for the idle timeout
+(INNSYN_SERVICE_IDLE_SECONDS), or with `innsyn stop`. A service registers as a user of the
+server under the server's lock, and the server decides to stop under the same lock, so a
+service never gets the address of a server that is about to stop.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from innsyn.service import paths
+
+MARKER = "innsyn.service.prefect_server"
+DAEMON_MARKER = "innsyn.service.daemon"
+
+
+@contextmanager
+def _server_lock(blocking: bool = True):
+    with open(paths.server_file("lock"), "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def ensure_running(register: Callable[[dict], None], timeout: float = 60) -> dict:
+    """The running server's state, starting it if none runs; `register(state)` is called under
+    the server's lock, so the caller counts as its user before it can decide to stop."""
+    if not paths.private_folder(paths.service_dir(), create=True):
+        raise RuntimeError(f"{paths.service_dir()} is not private to this user")
+    with _server_lock():
+        state = paths.read_state(paths.server_file("json"))
+        if not (state and paths.alive(state.get("pid"), MARKER)):
+            state = _start(timeout)
+        register(state)
+        return state
+
+
+def _start(timeout: float) -> dict:
+    log = paths.server_file("log")
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("PREFECT_API_URL", "PREFECT_UI_API_URL", "PYTHONPATH")}
+    env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    with open(log, "wb") as output:
+        os.chmod(log, 0o600)
+        process = subprocess.Popen([sys.executable, "-m", MARKER], stdin=subprocess.DEVNULL, stdout=output,
+                                   stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd="/")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = paths.read_state(paths.server_file("json"))
+        if state and state.get("pid") == process.pid:
+            return state
+        if process.poll() is not None:
+            break
+        time.sleep(0.02)
+    process.kill()
+    raise RuntimeError(f"the Prefect server did not start (see {log})")
+
+
+def wait_until_healthy(api_url: str, timeout: float) -> None:
+    """Until the API answers /health (the server imports and migrates for a few seconds)."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the Prefect API at {api_url} did not answer within {timeout:g} s")
+        time.sleep(0.1)
+
+
+# ----------------------------------------------------------------------------- the server process
+
+
+def _users(api_url: str) -> int:
+    """Background services alive that use this server."""
+    count = 0
+    for state_file in paths.service_dir().glob("*.json"):
+        if state_file.name == paths.server_file("json").name:
+            continue
+        state = paths.read_state(state_file) or {}
+        if state.get("api_url") == api_url and paths.alive(state.get("pid"), DAEMON_MARKER):
+            count += 1
+    return count
+
+
+def _stop_when_unused(api_url: str, idle: float) -> None:
+    last_used = time.monotonic()
+    tick = max(0.2, min(5.0, idle / 10))
+    while True:
+        time.sleep(tick)
+        if _users(api_url):
+            last_used = time.monotonic()
+            continue
+        if time.monotonic() - last_used <= idle:
+            continue
+        with _server_lock(blocking=False) as locked:
+            if not locked or _users(api_url):
+                continue  # a service is registering right now
+            _forget_state()
+        print(f"innsyn: the Prefect server stops: no innsyn service used it for {idle:g} s", flush=True)
+        os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's own clean shutdown
+        return
+
+
+def _forget_state() -> None:
+    state = paths.read_state(paths.server_file("json"))
+    if state and state.get("pid") == os.getpid():
+        paths.server_file("json").unlink(missing_ok=True)
+
+
+def main() -> None:
+    from innsyn.private import owner_only_by_default, private_prefect_home, prefect_home
+
+    owner_only_by_default()
+    private_prefect_home()
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", int(os.environ.get("INNSYN_PREFECT_PORT") or 0)))
+    port = listener.getsockname()[1]
+    api_url = f"http://127.0.0.1:{port}/api"
+    # the UI asks the API at this address; the server's own clients too
+    os.environ.update(PREFECT_API_URL=api_url, PREFECT_SERVER_API_HOST="127.0.0.1", PREFECT_SERVER_API_PORT=str(port),
+                      PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    idle = paths.idle_seconds()
+    paths.write_state(paths.server_file("json"), {
+        "pid": os.getpid(), "api_url": api_url, "ui_url": f"http://127.0.0.1:{port}",
+        "prefect_home": str(prefect_home()), "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "idle_timeout_seconds": idle, "log": str(paths.server_file("log")),
+        "stops": "when no innsyn service used it for the idle timeout, or with `innsyn stop`"})
+    print(f"innsyn: Prefect server for {os.environ.get('USER', 'this user')} at {api_url}", flush=True)
+    threading.Thread(target=_stop_when_unused, args=(api_url, idle), daemon=True).start()
+    try:
+        import uvicorn
+        from prefect.server.api.server import create_app
+
+        config = uvicorn.Config(app=create_app(final=True), log_level="warning", lifespan="on")
+        uvicorn.Server(config).run(sockets=[listener])
+    finally:
+        _forget_state()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,230 @@
+"""The background service: the CLI starts it on first use, reuses it, and it goes away.
+
+Real processes throughout: `innsyn` commands in subprocesses, the service they start (a
+detached `python -m innsyn.service.daemon`), and, where no PREFECT_API_URL is given, the
+user's own Prefect server it starts. Each test has its own service folder, and stops what
+it started; the session's folder is swept at the end as well (conftest `service_dir`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import CANARIES, INNSYN, canary_export, innsyn_env, write_request
+from innsyn.leak_gate import find_leaks
+from innsyn.service import paths
+
+
+@pytest.fixture
+def services(monkeypatch):
+    """This test's own service folder, with the service switched on; all stopped afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="isv-"))
+    monkeypatch.setenv("INNSYN_SERVICE_DIR", str(folder))
+    monkeypatch.setenv("INNSYN_USE_SERVICE", "1")
+    yield folder
+    subprocess.run([INNSYN, "stop"], env={**os.environ, "INNSYN_SERVICE_DIR": str(folder)},
+                   capture_output=True, timeout=300)
+    for pid_file in folder.glob("*.json"):  # nothing may be left running
+        state = paths.read_state(pid_file) or {}
+        assert not _running(state.get("pid")), state
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        return b"\0" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def run(workdir: Path, api_url: str | None, *args: str, **env: str) -> subprocess.CompletedProcess:
+    environment = {**innsyn_env(workdir, api_url or ""), **env}
+    if api_url is None:
+        environment.pop("PREFECT_API_URL")
+    return subprocess.run([INNSYN, *args], cwd=workdir, env=environment, capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.fixture
+def workdir(tmp_path, prefect_api_url) -> Path:
+    imported = run(tmp_path, prefect_api_url, "db", "import", str(canary_export(tmp_path / "export")),
+                   INNSYN_USE_SERVICE="0")
+    assert imported.returncode == 0, imported.stderr
+    return tmp_path
+
+
+def status(api_url: str | None = None) -> dict:
+    result = subprocess.run([INNSYN, "status"], env=os.environ, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_the_first_command_starts_the_service_later_ones_reuse_it_and_stop_ends_it(workdir, services,
+                                                                                  prefect_api_url):
+    write_request(workdir / "first.json", request_id="2026/8101")
+    first = run(workdir, prefect_api_url, "process", "first.json")
+    assert first.returncode == 0, first.stderr
+    assert "starting the innsyn service" in first.stderr
+    assert json.loads(first.stdout)["status"] == "awaiting_review"
+
+    (service,) = status()["services"]
+    assert service["kind"] == "background" and service["api_url"] == prefect_api_url
+    assert service["db"] == str(workdir / "innsyn.duckdb") and service["answered"] == 1
+    assert service["idle_timeout_seconds"] == paths.DEFAULT_IDLE_SECONDS
+    assert f"processed by the background innsyn service (pid {service['pid']})" in first.stderr
+    sock = Path(service["socket"])
+    assert stat.S_IMODE(sock.stat().st_mode) == 0o600 and stat.S_IMODE(services.stat().st_mode) == 0o700
+    assert stat.S_IMODE(Path(service["log"]).stat().st_mode) == 0o600
+    assert status()["prefect_server"] is None  # PREFECT_API_URL was given: no server of our own
+
+    write_request(workdir / "second.json", request_id="2026/8102")
+    second = run(workdir, prefect_api_url, "process", "second.json")
+    assert second.returncode == 0, second.stderr
+    assert "starting" not in second.stderr and f"(pid {service['pid']})" in second.stderr
+
+    stopped = subprocess.run([INNSYN, "stop"], env=os.environ, capture_output=True, text=True, timeout=300)
+    assert stopped.returncode == 0, stopped.stderr
+    assert [s["pid"] for s in json.loads(stopped.stdout)["stopped"]] == [service["pid"]]
+    assert not _running(service["pid"]) and not sock.exists()
+    assert not paths.state_path(workdir / "innsyn.duckdb").exists()
+    assert status()["services"] == []
+
+
+def test_review_commands_run_in_the_service_and_the_answer_passes_the_gate(workdir, services, prefect_api_url):
+    write_request(workdir / "request.json", request_id="2026/8111")
+    processed = run(workdir, prefect_api_url, "process", "request.json")
+    case = json.loads(processed.stdout)
+    assert case["status"] == "awaiting_review", processed.stderr
+    db = workdir / "innsyn.duckdb"
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        (item,) = con.execute("SELECT item_id FROM case_items WHERE case_id = ? AND decision = 'release' "
+                              "ORDER BY item_id LIMIT 1", [case["case_id"]]).fetchone()
+    withheld = run(workdir, prefect_api_url, "review", "withhold", case["case_id"], item,
+                   "--reviewer", "Lise Jurist", "--reason", "for prøving", "--rule", "fortrolig_adresse")
+    assert withheld.returncode == 0, withheld.stderr
+    assert "processed by the background innsyn service" in withheld.stderr
+    assert json.loads(withheld.stdout)["changed_items"] == 1
+
+    approved = run(workdir, prefect_api_url, "review", "approve", case["case_id"], "--reviewer", "Lise Jurist")
+    assert approved.returncode == 0, approved.stderr
+    assert "processed by the background innsyn service" in approved.stderr
+    released = json.loads(approved.stdout)
+    assert released["status"] == "released"
+    again = run(workdir, prefect_api_url, "review", "approve", case["case_id"], "--reviewer", "Lise Jurist")
+    assert "is already released: nothing changed" in again.stderr and json.loads(again.stdout)["unchanged"]
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        items = con.execute("SELECT item_id, value, decision FROM case_items WHERE case_id = ?",
+                            [case["case_id"]]).fetchall()
+        actors = dict(con.execute("SELECT event, actor FROM case_events WHERE case_id = ?",
+                                  [case["case_id"]]).fetchall())
+    secret = {item_id: value for item_id, value, decision in items if decision == "withhold"}
+    assert item in secret and any(CANARIES["fortrolig pupil"] in value for value in secret.values())
+    public = Path(released["public_pdf"])
+    assert find_leaks(public, secret, [v for _, v, d in items if d == "release"]) == []
+    assert actors["approved"] == "Lise Jurist" and actors["received"] == "saksbehandler"
+    # a review refused for its input is refused in the service too, one line and exit 2
+    refused = run(workdir, prefect_api_url, "review", "release", case["case_id"], item,
+                  "--reviewer", "Lise Jurist", "--reason", "x")
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) <= 2, refused.stderr
+    assert refused.stderr.strip().splitlines()[-1].startswith("innsyn: error:")
+    assert not any(value in refused.stderr for value in CANARIES.values())
+
+
+def test_bad_input_exits_2_before_any_service_starts(workdir, services, prefect_api_url):
+    write_request(workdir / "bad.json", scope={"school_id": "S404", "classes": ["5B"]})
+    for args in (["process", "bad.json"], ["review", "approve", "2026-404", "--reviewer", "Lise Jurist"],
+                 ["review", "approve", "2026-404", "--reviewer", "Lise\u200bJurist"]):
+        result = run(workdir, prefect_api_url, *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
+    assert status()["services"] == [] and not list(services.glob("*.sock"))
+
+
+def test_an_idle_service_stops_by_itself(workdir, services, prefect_api_url, monkeypatch):
+    monkeypatch.setenv(paths.IDLE_SECONDS, "3")
+    write_request(workdir / "request.json", request_id="2026/8121")
+    processed = run(workdir, prefect_api_url, "process", "request.json")
+    assert processed.returncode == 0, processed.stderr
+    state = paths.read_state(paths.state_path(workdir / "innsyn.duckdb"))
+    assert state["idle_timeout_seconds"] == 3
+    deadline = time.monotonic() + 60
+    while _running(state["pid"]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _running(state["pid"]), "the service outlived its idle timeout"
+    assert not Path(state["socket"]).exists() and not paths.state_path(workdir / "innsyn.duckdb").exists()
+    assert "idle for 3 s" in Path(state["log"]).read_text()
+
+
+def test_a_service_started_from_other_code_makes_way_for_a_new_one(workdir, services, prefect_api_url):
+    import socket
+
+    from innsyn.warm_worker import clock
+
+    write_request(workdir / "one.json", request_id="2026/8131")
+    write_request(workdir / "two.json", request_id="2026/8132")
+    assert run(workdir, prefect_api_url, "process", "one.json").returncode == 0
+    old = paths.read_state(paths.state_path(workdir / "innsyn.duckdb"))
+    # a command from other code (an upgrade, an edit: other files, sizes or times) reaches it;
+    # said over the socket, not by touching the sources other tests run from meanwhile
+    message = {"command": "process", "args": {"file": str(workdir / "two.json")}, "db": old["db"],
+               "out": str(workdir / "out"), "policy": None, "actor": "saksbehandler", "clock": clock(),
+               "api_url": prefect_api_url, "fingerprint": "0" * 16}
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        connection.connect(old["socket"])
+        connection.sendall(json.dumps(message).encode() + b"\n")
+        reply = json.loads(connection.makefile("rb").readline())
+    assert reply == {"declined": "other code", "stale": True}
+    deadline = time.monotonic() + 60
+    while _running(old["pid"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _running(old["pid"]), "a stale service stops"
+
+    second = run(workdir, prefect_api_url, "process", "two.json")
+    assert second.returncode == 0, second.stderr
+    new = paths.read_state(paths.state_path(workdir / "innsyn.duckdb"))["pid"]
+    assert new != old["pid"] and "starting the innsyn service" in second.stderr
+    assert f"processed by the background innsyn service (pid {new})" in second.stderr
+
+
+def test_without_a_prefect_api_the_user_gets_one_server_visible_and_idle_stopped(workdir, services, monkeypatch):
+    monkeypatch.setenv(paths.IDLE_SECONDS, "4")
+    home = workdir / "prefect-home"
+    write_request(workdir / "request.json", request_id="2026/8141")
+    processed = run(workdir, None, "process", "request.json", PREFECT_HOME=str(home))
+    assert processed.returncode == 0, processed.stderr
+    case = json.loads(processed.stdout)
+
+    server = paths.read_state(paths.server_file("json"))
+    assert server["api_url"].startswith("http://127.0.0.1:") and server["prefect_home"] == str(home)
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    environ = Path(f"/proc/{server['pid']}/environ").read_bytes().split(b"\0")
+    assert b"PREFECT_SERVER_ANALYTICS_ENABLED=false" in environ  # no telemetry
+    # the case's flow run is a real one, in that server
+    request = urllib.request.Request(f"{server['api_url']}/flow_runs/filter", data=b"{}", method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        runs = json.loads(response.read())
+    assert any(run_["state_type"] == "COMPLETED" for run_ in runs), runs
+    assert not any(CANARIES["fortrolig pupil"] in json.dumps(run_) for run_ in runs)
+
+    service = paths.read_state(paths.state_path(workdir / "innsyn.duckdb"))
+    deadline = time.monotonic() + 90
+    while (_running(service["pid"]) or _running(server["pid"])) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not _running(service["pid"]) and not _running(server["pid"]), "outlived the idle timeout"
+    assert not paths.server_file("json").exists()
