@@ -29,8 +29,20 @@ APT_PACKAGES = libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-util
 
 .PHONY: demo test test-fast system-deps missing-system-deps check-system clean
 
+# In a terminal, `make demo` then starts the case desk on the demo data (DESK=0: it does not);
+# run from a script (no terminal), it says how to start it instead of waiting for Ctrl-C.
+DESK ?= 1
+DESK_HINT = the case desk on the demo data: http://127.0.0.1:8765/ \
+            (sign in as saksbehandler, jurist, jurist2 or admin; password demo-passord-2026)
+
 demo: missing-system-deps $(STAMP) check-system
 	$(BIN)/innsyn demo
+	@if [ "$(DESK)" != 0 ] && [ -t 0 ] && [ -t 1 ]; then \
+	  echo "Starting $(DESK_HINT). Ctrl-C stops it."; \
+	  $(BIN)/innsyn desk || true; \
+	else \
+	  echo "To open $(DESK_HINT): $(BIN)/innsyn desk"; \
+	fi
 
 # Two test processes (pytest-xdist), a module each at a time: most tests wait on a subprocess,
 # a Prefect server or the disk part of the time, so two share two cores well. TEST_WORKERS=0
