@@ -105,7 +105,7 @@ def check_api_protected() -> None:
     if not url:
         return
     host = (urlsplit(url).hostname or "").lower()
-    if _is_loopback(host) or PREFECT_API_AUTH_STRING.value():
+    if is_loopback(host) or PREFECT_API_AUTH_STRING.value():
         return
     if PREFECT_API_KEY.value() and (host == "prefect.cloud" or host.endswith(".prefect.cloud")):
         return
@@ -138,7 +138,8 @@ def refuse_to_take_over(names: list[str]) -> None:
                                "deploy the pool's under other names (prefect.yaml)")
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """`localhost` or a loopback address: reachable from this machine only."""
     if host == "localhost":
         return True
     try:

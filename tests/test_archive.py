@@ -19,7 +19,7 @@ import pikepdf
 import pytest
 import xmlschema
 
-from conftest import CANARIES, canary_case_awaiting_review, innsyn, squeeze, write_request
+from conftest import CANARIES, canary_case_awaiting_review, released_canary_case, innsyn, squeeze, write_request
 from innsyn.archive.package import NAMESPACE, SCHEMA, SCREENING_BASIS, validation_problem
 from innsyn.archive.pdfa import check_pdfa
 
@@ -29,10 +29,7 @@ XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 
 @pytest.fixture(scope="module")
 def released_case(tmp_path_factory, prefect_api_url) -> Path:
-    workdir = canary_case_awaiting_review(tmp_path_factory.mktemp("archive"), prefect_api_url, "2026/6001")
-    approved = innsyn(workdir, prefect_api_url, "review", "approve", "2026-6001", "--reviewer", "Lise Jurist")
-    assert json.loads(approved.stdout)["status"] == "released", approved.stderr
-    return workdir
+    return released_canary_case(tmp_path_factory.mktemp("archive"), prefect_api_url, "2026/6001")
 
 
 @pytest.fixture

@@ -27,7 +27,8 @@ from conftest import CANARIES, FIXED_NOW, INNSYN, canary_export, insert_case, wr
 from innsyn import cases
 from innsyn.db import init_schema, open_db
 from innsyn.desk import accounts
-from innsyn.desk.app import DeskSettings, create_app, is_loopback
+from innsyn.desk.app import DeskSettings, create_app
+from innsyn.serve import is_loopback
 from innsyn.importer import import_export
 from innsyn.policy import load_policy
 from innsyn.request import parse_request

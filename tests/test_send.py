@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CANARIES, canary_case_awaiting_review, innsyn, pdf_text, squeeze
+from conftest import CANARIES, canary_case_awaiting_review, released_canary_case, innsyn, pdf_text, squeeze
 from innsyn import db as innsyn_db
 from smtp_server import SmtpServer, free_port
 
@@ -21,10 +21,7 @@ from smtp_server import SmtpServer, free_port
 @pytest.fixture(scope="module")
 def released_case(tmp_path_factory, prefect_api_url) -> Path:
     """The canary export's 5B, reviewed and released (graded households, an institution)."""
-    workdir = canary_case_awaiting_review(tmp_path_factory.mktemp("released"), prefect_api_url, "2026/5001")
-    approved = innsyn(workdir, prefect_api_url, "review", "approve", "2026-5001", "--reviewer", "Lise Jurist")
-    assert json.loads(approved.stdout)["status"] == "released", approved.stderr
-    return workdir
+    return released_canary_case(tmp_path_factory.mktemp("released"), prefect_api_url, "2026/5001")
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ loopback unless told otherwise, without uvicorn's access log (ours logs paths wi
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import sys
 import threading
@@ -37,15 +36,6 @@ class DeskSettings:
     secure_cookies: bool = False
     target_days: int | None = None
     extra: dict = field(default_factory=dict)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def create_app(settings: DeskSettings) -> Starlette:
@@ -80,6 +70,8 @@ def warm_up() -> None:
 def run_desk(settings: DeskSettings) -> None:
     """Serve the desk until Ctrl-C / SIGTERM."""
     import uvicorn
+
+    from innsyn.serve import is_loopback  # the service's own rule for what is this machine only
 
     if not is_loopback(settings.host):
         print(f"innsyn: warning: the desk listens on {settings.host}, not on loopback: TLS and a reverse proxy "
