@@ -11,7 +11,10 @@ SHELL := /bin/bash
 
 # Some machines' pip configuration names package folders that do not exist; pip says so
 # once per package and folder. Those lines go; any other warning is shown.
-PIP_NOISE = sed -u '/is ignored: it is neither a file nor a directory/d'
+# setuptools' note that an editable install prefers a same-named folder in the working directory
+# (ten lines, every install) goes too: flows/ is mapped to `innsyn` and nothing else is named so.
+PIP_NOISE = sed -u -e '/is ignored: it is neither a file nor a directory/d' \
+                   -e '/BuildBackendWarning: Editable installation/,/with strategy, WheelFile/d'
 
 VENV    ?= .venv
 PYTHON  ?= python3
