@@ -35,19 +35,41 @@ settings.register_profile("nightly", max_examples=1000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
-# The longest modules start first: `make test` runs two workers a module at a time
-# (--dist loadfile, in collection order), and a two-minute module started last is the whole
-# run's tail. Measured with --durations; order only, every module still runs.
+# The longest modules start first. `make test` runs two workers a module at a time (xdist's
+# --dist loadfile), and xdist queues modules by their number of tests: the work-pool test, one
+# test of two minutes, came last and was the whole run's tail. Order only: every module runs,
+# each whole on one worker. Measured with --durations.
 LONGEST_FIRST = ("test_work_pool.py", "test_faults.py", "test_desk_browser.py", "test_service.py",
                  "test_serve.py", "test_households.py", "test_intake.py", "test_mail_to_archive.py")
 
 
-def pytest_collection_modifyitems(items: list) -> None:
-    def rank(item) -> int:
-        name = item.path.name
-        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+def _rank(module: str) -> int:
+    name = module.rsplit("/", 1)[-1]
+    return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
 
-    items.sort(key=rank)  # stable: each module's tests keep their order
+
+def pytest_collection_modifyitems(items: list) -> None:
+    items.sort(key=lambda item: _rank(item.path.name))  # one process: the same order; stable
+
+
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadFileScheduling
+
+    class LongestFirst(LoadFileScheduling):
+        """xdist's loadfile, with the queue put in LONGEST_FIRST's order before the first module
+        is handed out (xdist's own order, most tests first, stays for the rest)."""
+
+        def _assign_work_unit(self, node) -> None:
+            if not getattr(self, "_ordered", False) and isinstance(getattr(self, "workqueue", None), dict):
+                ordered = sorted(self.workqueue.items(), key=lambda unit: _rank(unit[0]))
+                self.workqueue.clear()
+                self.workqueue.update(ordered)
+                self._ordered = True
+            super()._assign_work_unit(node)
+
+    if config.getoption("dist") != "loadfile":
+        return None
+    return LongestFirst(config, log)
 
 
 @pytest.fixture(autouse=True)

@@ -193,7 +193,9 @@ def test_a_work_pool_with_one_writer_renders_bulk_parts_on_both_workers_and_paus
     api = f"http://127.0.0.1:{port}/api"
     base = {key: value for key, value in os.environ.items()
             if not key.startswith(("PREFECT_", "INNSYN_"))}
-    base.update({"PREFECT_API_URL": api, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "INNSYN_NOW": FIXED_NOW})
+    base.update({"PREFECT_API_URL": api, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "INNSYN_NOW": FIXED_NOW,
+                 # the CLI on the writer runs its commands itself: no background service outlives the test
+                 "INNSYN_USE_SERVICE": "0", "INNSYN_SERVICE_DIR": os.environ["INNSYN_SERVICE_DIR"]})
 
     def env(home: Path, **extra: str) -> dict:
         return {**base, "PREFECT_HOME": str(home / ".prefect"), **extra}
