@@ -6,6 +6,7 @@ import csv
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,43 +34,6 @@ FIXED_NOW = "2026-11-24T10:00:00+01:00"
 settings.register_profile("default", max_examples=60, deadline=None, derandomize=True)
 settings.register_profile("nightly", max_examples=1000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
-
-
-# The longest modules start first. `make test` runs two workers a module at a time (xdist's
-# --dist loadfile), and xdist queues modules by their number of tests: the work-pool test, one
-# test of two minutes, came last and was the whole run's tail. Order only: every module runs,
-# each whole on one worker. Measured with --durations.
-LONGEST_FIRST = ("test_work_pool.py", "test_faults.py", "test_desk_browser.py", "test_service.py",
-                 "test_serve.py", "test_households.py", "test_intake.py", "test_mail_to_archive.py")
-
-
-def _rank(module: str) -> int:
-    name = module.rsplit("/", 1)[-1]
-    return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
-
-
-def pytest_collection_modifyitems(items: list) -> None:
-    items.sort(key=lambda item: _rank(item.path.name))  # one process: the same order; stable
-
-
-def pytest_xdist_make_scheduler(config, log):
-    from xdist.scheduler import LoadFileScheduling
-
-    class LongestFirst(LoadFileScheduling):
-        """xdist's loadfile, with the queue put in LONGEST_FIRST's order before the first module
-        is handed out (xdist's own order, most tests first, stays for the rest)."""
-
-        def _assign_work_unit(self, node) -> None:
-            if not getattr(self, "_ordered", False) and isinstance(getattr(self, "workqueue", None), dict):
-                ordered = sorted(self.workqueue.items(), key=lambda unit: _rank(unit[0]))
-                self.workqueue.clear()
-                self.workqueue.update(ordered)
-                self._ordered = True
-            super()._assign_work_unit(node)
-
-    if config.getoption("dist") != "loadfile":
-        return None
-    return LongestFirst(config, log)
 
 
 @pytest.fixture(autouse=True)
@@ -336,6 +300,32 @@ def released_canary_case(workdir: Path, prefect_api_url: str, request_id: str) -
     approved = innsyn(workdir, prefect_api_url, "review", "approve", case_id, "--reviewer", "Lise Jurist")
     assert json.loads(approved.stdout)["status"] == "released", approved.stderr
     return workdir
+
+
+def process_alive(pid: int) -> bool:
+    """Running, not a zombie (a zombie's command line is empty)."""
+    try:
+        return b"\0" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def services(monkeypatch):
+    """The background service switched on, in this test's own folder; every service and the
+    user's Prefect server it started are stopped afterwards (`innsyn stop`)."""
+    folder = Path(tempfile.mkdtemp(prefix="isv-"))
+    monkeypatch.setenv("INNSYN_SERVICE_DIR", str(folder))
+    monkeypatch.setenv("INNSYN_USE_SERVICE", "1")
+    yield folder
+    subprocess.run([INNSYN, "stop"], env={**os.environ, "INNSYN_SERVICE_DIR": str(folder)},
+                   capture_output=True, timeout=300)
+    from innsyn.service import paths
+
+    for state_file in folder.glob("*.json"):  # nothing may be left running
+        pid = (paths.read_state(state_file) or {}).get("pid")
+        assert not (pid and process_alive(pid)), state_file.name
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def dump_tables(db_path: Path) -> dict[str, list[tuple]]:

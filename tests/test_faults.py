@@ -19,7 +19,6 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -308,21 +307,6 @@ def test_sixteen_processes_share_one_database_without_lock_errors_or_lost_events
 
 SERVICE_KILLS = 16 if SOAK else 4
 SERVICE_GONE = "the innsyn service stopped while it ran the command"
-
-
-@pytest.fixture
-def services(monkeypatch):
-    """The test's own service folder, the service switched on; stopped afterwards."""
-    import tempfile
-
-    from innsyn.service import client
-
-    folder = Path(tempfile.mkdtemp(prefix="isv-"))
-    monkeypatch.setenv("INNSYN_SERVICE_DIR", str(folder))
-    monkeypatch.setenv("INNSYN_USE_SERVICE", "1")
-    yield folder
-    client.stop()
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def service_pid(workdir: Path) -> int:

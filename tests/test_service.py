@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 import subprocess
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -24,20 +22,6 @@ from conftest import CANARIES, INNSYN, canary_export, innsyn_env, write_request
 from innsyn.leak_gate import find_leaks
 from innsyn.service import paths
 
-
-@pytest.fixture
-def services(monkeypatch):
-    """This test's own service folder, with the service switched on; all stopped afterwards."""
-    folder = Path(tempfile.mkdtemp(prefix="isv-"))
-    monkeypatch.setenv("INNSYN_SERVICE_DIR", str(folder))
-    monkeypatch.setenv("INNSYN_USE_SERVICE", "1")
-    yield folder
-    subprocess.run([INNSYN, "stop"], env={**os.environ, "INNSYN_SERVICE_DIR": str(folder)},
-                   capture_output=True, timeout=300)
-    for pid_file in folder.glob("*.json"):  # nothing may be left running
-        state = paths.read_state(pid_file) or {}
-        assert not _running(state.get("pid")), state
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _running(pid: int | None) -> bool:
