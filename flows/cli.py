@@ -14,7 +14,9 @@ import sys
 from pathlib import Path
 
 from innsyn.db import default_db_path
-from innsyn.request import BadInput
+from innsyn.errors import BadInput
+from innsyn.service import client as service
+from innsyn.warm_worker import ServiceFailed
 
 DEFAULT_OUT = Path("out")
 
@@ -214,26 +216,38 @@ def _run(argv: list[str] | None) -> int:
 
     owner_only_by_default()
     private_prefect_home()
-    from innsyn import commands  # imported late: `innsyn --help` stays fast
-
     try:
         args = build_parser().parse_args(argv)
         db, out = _paths(args)
-        result = commands.run(args, db=db, out=out)
+        result = service.hand_over(args, db, out)  # a warm service checks and runs it: nothing to import
+        if result is None:
+            from innsyn import commands  # imported late: `innsyn --help` and a handed-over command stay fast
+
+            result = commands.run(args, db=db, out=out)
+        elif os.environ.get("INNSYN_SEND_ON_RELEASE") == "1":
+            from innsyn import commands
+
+            result = commands.send_on_release(result, db, out)
     except BadInput as error:
         return _fail(2, str(error))
-    except commands.USER_ERRORS as error:
-        return _fail(2, str(error))
-    except commands.SERVICE_ERRORS as error:  # already one line, as this process would have said it
+    except ServiceFailed as error:  # already one line, as this process would have said it
         return _fail(error.exit_code, str(error))
     except KeyboardInterrupt:
         return _fail(1, "interrupted")
     except Exception as error:  # noqa: BLE001 - the user gets one clear line, not a traceback
+        if _is_user_error(error):
+            return _fail(2, str(error))
         if os.environ.get("INNSYN_DEBUG"):
             raise
         return _fail(1, f"{type(error).__name__}: {error}")
     print(json.dumps(result, ensure_ascii=False))
     return 0
+
+
+def _is_user_error(error: Exception) -> bool:
+    """A broken policy or import folder: raised only where `innsyn.commands` was imported."""
+    commands = sys.modules.get("innsyn.commands")
+    return commands is not None and isinstance(error, commands.USER_ERRORS)
 
 
 def _fail(code: int, message: str) -> int:

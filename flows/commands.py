@@ -186,8 +186,9 @@ def foreground_run(schools: int) -> Iterator[None]:
     """
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, get_current_settings, temporary_settings
 
-    if schools > 1 or "heartbeat_frequency" in get_current_settings().flows.model_fields_set:
-        yield
+    flows = get_current_settings().flows
+    if schools > 1 or "heartbeat_frequency" in flows.model_fields_set or flows.heartbeat_frequency is None:
+        yield  # (the background service runs without them already: a tenth of a second per command)
         return
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         yield
@@ -201,22 +202,28 @@ def process(file: Path, db: Path, out: Path, policy: Path | None, *, actor: str 
     actor = actor or cases.current_user()
     result = None
     if schools == 1:  # the service has Prefect and WeasyPrint loaded already (innsyn.service)
-        result = service.run("process", {"file": str(Path(file).resolve())}, db=db, out=out, policy=policy,
-                             actor=actor)
+        result = service.run(argparse.Namespace(command="process", file=Path(file), policy=policy),
+                             db=db, out=out, actor=actor)
+    elif service.inside():
+        raise service.Declined("a request for several schools renders on every core of its own process")
     if result is None:
         result = process_here(file, db, out, policy, schools, actor)
     if result["unchanged"]:
         print(f"innsyn: case {result['case_id']} is already {result['status']}: nothing changed", file=sys.stderr)
-    return _send_on_release(result, db, out)
+    return send_on_release(result, db, out)
 
 
-def _send_on_release(result: dict, db: Path, out: Path) -> dict:
-    """INNSYN_SEND_ON_RELEASE=1: a released answer is e-mailed at once (innsyn.delivery)."""
+def send_on_release(result: dict, db: Path, out: Path) -> dict:
+    """INNSYN_SEND_ON_RELEASE=1: a released answer is e-mailed at once (innsyn.delivery).
+
+    By the command's own process, under its own environment: inside the service, nothing."""
+    if service.inside():
+        return result
     if os.environ.get("INNSYN_SEND_ON_RELEASE") != "1":
         return result
-    from innsyn.delivery.send import send_on_release
+    from innsyn.delivery import send
 
-    return send_on_release(result, db=db, out=out)
+    return send.send_on_release(result, db=db, out=out)
 
 
 def process_here(file: Path, db: Path, out: Path, policy: Path | None, schools: int, actor: str | None = None) -> dict:
@@ -304,12 +311,15 @@ def review_show(args: argparse.Namespace, db: Path, out: Path) -> dict:
     return case_result(config, args.case_id).model_dump()
 
 
-def _in_service(command: str, args: dict, db: Path, out: Path, policy: Path | None, case_id: str) -> dict | None:
+def _in_service(review_command: str, args: argparse.Namespace, db: Path, out: Path) -> dict | None:
     """A review command of a one-school case, answered by the service (innsyn.service); None
     when it runs here. Called once the command's input is checked."""
-    if _schools_of(db, case_id) != 1:  # a municipal case renders on every core: nothing to gain
+    if _schools_of(db, args.case_id) != 1:  # a municipal case renders on every core: nothing to gain
+        if service.inside():
+            raise service.Declined("a case of several schools renders on every core of its own process")
         return None
-    return service.run(command, args, db=db, out=out, policy=policy, actor=cases.current_user())
+    command_line = argparse.Namespace(**{**vars(args), "command": "review", "review_command": review_command})
+    return service.run(command_line, db=db, out=out, actor=cases.current_user())
 
 
 def review_approve(args: argparse.Namespace, db: Path, out: Path) -> dict:
@@ -317,8 +327,7 @@ def review_approve(args: argparse.Namespace, db: Path, out: Path) -> dict:
     load_policy(args.policy)  # a broken policy is bad input: say so before anything runs
     if row.status != "released":
         cases.check_actor_name(args.reviewer, "--reviewer")
-    result = _in_service("review approve", {"case_id": args.case_id, "reviewer": args.reviewer, "reason": args.reason},
-                         db, out, args.policy, row.case_id)
+    result = _in_service("approve", args, db, out)
     return result if result is not None else review_approve_here(args, db, out)
 
 
@@ -346,7 +355,7 @@ def review_approve_here(args: argparse.Namespace, db: Path, out: Path) -> dict:
     from innsyn.pool.paused import end_paused_runs
 
     end_paused_runs(row.case_id, reviewer)  # a run paused for this review ends: answered here
-    return _send_on_release(case_result(config, row.case_id).model_dump(), db, out)
+    return send_on_release(case_result(config, row.case_id).model_dump(), db, out)
 
 
 @contextmanager
@@ -382,10 +391,7 @@ def review_change(args: argparse.Namespace, db: Path, out: Path) -> dict:
     load_policy(args.policy)
     cases.check_actor_name(args.reviewer, "--reviewer")
     _item_changes(args)  # as the command would refuse them, before anything starts
-    fields = {"case_id": args.case_id, "items": list(args.items), "reviewer": args.reviewer, "reason": args.reason}
-    if args.review_command == "withhold":
-        fields["rule"] = args.rule
-    result = _in_service(f"review {args.review_command}", fields, db, out, args.policy, row.case_id)
+    result = _in_service(args.review_command, args, db, out)
     return result if result is not None else review_change_here(args, db, out)
 
 
@@ -417,8 +423,7 @@ def review_confirm(args: argparse.Namespace, db: Path, out: Path) -> dict:
     row = _case_or_bad_input(db, args.case_id)
     load_policy(args.policy)
     cases.check_actor_name(args.reviewer, "--reviewer")
-    fields = {"case_id": args.case_id, "items": list(args.items), "reviewer": args.reviewer, "reason": args.reason}
-    result = _in_service("review confirm", fields, db, out, args.policy, row.case_id)
+    result = _in_service("confirm", args, db, out)
     return result if result is not None else review_confirm_here(args, db, out)
 
 
@@ -434,10 +439,6 @@ def review_confirm_here(args: argparse.Namespace, db: Path, out: Path) -> dict:
     return {**case_result(config, row.case_id).model_dump(), "confirmed_items": confirmed,
             "awaiting_second_reviewer": _waiting_for_second_reviewer(db, row.case_id)}
 
-
-#: What the service runs for a review command handed to it (innsyn.warm_worker).
-REVIEW_HERE = {"approve": review_approve_here, "release": review_change_here, "withhold": review_change_here,
-               "confirm": review_confirm_here}
 
 
 def review_rescreen(args: argparse.Namespace, db: Path, out: Path) -> dict:

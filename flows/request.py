@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from innsyn import clock
+from innsyn.errors import BadInput  # noqa: F401 - raised here, and imported from here by most modules
 
 MAX_REQUEST_BYTES = 1_000_000
 #: No request is older than the product: a date of receipt before this is a typo (0026 for
@@ -22,10 +23,6 @@ MAX_REQUEST_BYTES = 1_000_000
 EARLIEST_RECEIPT = datetime(2000, 1, 1, tzinfo=clock.OSLO)
 # Starts and ends with a letter or digit, so the case number never ends in "." or "-".
 REQUEST_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9 _.\-/]{0,62}[A-Za-z0-9])?$")
-
-
-class BadInput(ValueError):
-    """The user's input is wrong: exit 2 with this one-line message."""
 
 
 class Requester(BaseModel):

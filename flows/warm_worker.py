@@ -7,9 +7,11 @@ already. It listens on a Unix socket that only its own user can open, one per da
 one of two processes: `innsyn serve` (beside its deployments), or the background service the
 CLI starts itself (innsyn.service.daemon), which stops after a while without commands.
 
-The command checks its input as it always does (before anything is written), hands the
-worker ids and paths, and prints the worker's answer. The work is the same flow run,
-reported to the same Prefect server, in the case handler's name. What the worker answers:
+The command hands the worker its parsed command line (ids, names and paths) and prints the
+worker's answer. The worker runs the command as `innsyn` would run it alone: its input
+checks first (bad input: exit 2, nothing written, no flow run), then the same flow run,
+reported to the same Prefect server, in the case handler's name, on one connection to the
+database (innsyn.db.one_connection), closed before the answer goes. What the worker answers:
 `process` (a one-school request) and `review approve|release|withhold|confirm` (of a
 one-school case), plus `status` and `stop` (the background service only).
 
@@ -19,7 +21,7 @@ than the command's (a background service that is stale also stops, so the next c
 starts a fresh one).
 
 The protocol is one JSON line each way, and one more from the worker: `accepted` (or
-`declined`) as soon as it takes the command, then `result` or `error`. A command that loses
+`declined`) once the checks pass and the work starts, then `result` or `error`. A command that loses
 the connection before `accepted` may try again; after it, the run was under way.
 Only ids and paths cross the socket: the request's path, the database, output folder and
 policy paths, case and item ids, the acting user's and reviewer's names; back come the case
@@ -142,12 +144,12 @@ class WarmWorker(socketserver.UnixStreamServer):
         elif command in WORK_COMMANDS:
             declined = self._declined(message)
             if declined:
-                reply({"declined": declined, "stale": declined == "other code" and self.kind == "background"})
-                if declined == "other code" and self.kind == "background":
+                stale = declined == "other code" and self.kind == "background"
+                reply({"declined": declined, "stale": stale})
+                if stale:
                     self.stop_soon("the installed code changed")
                 return
-            reply({"accepted": os.getpid()})
-            reply(self.run(command, message))
+            self.run(message, reply)
         else:
             reply({"error": f"unknown command {command!r}", "exit_code": 2})
 
@@ -163,28 +165,60 @@ class WarmWorker(socketserver.UnixStreamServer):
             return "another Prefect API"
         return None
 
-    def run(self, command: str, message: dict) -> dict:
-        """The command's work, as the command would do it in its own process."""
+    def run(self, message: dict, reply) -> None:
+        """A command line as it was typed (innsyn.service.client): the command's own checks,
+        then its work, as `innsyn` would do them in its own process.
+
+        `accepted` goes once the checks pass and the work starts, or with the answer of a
+        check that failed (exit 2); a command the service should not run (several schools)
+        is declined before that, and runs in the command's own process."""
         from innsyn import cases, commands
         from innsyn.request import BadInput
+        from innsyn.service import client
 
         self.busy = True
         self._last_active = time.monotonic()
         said = io.StringIO()
+        accepted = []
+
+        def accept() -> None:
+            if not accepted:
+                accepted.append(True)
+                reply({"accepted": os.getpid()})
+
         try:
-            # the client checked the name already; the worker does not take it on trust
-            actor = cases.check_actor_name(str(message["actor"]), "INNSYN_USER")
-            with cases.acting_as(actor), contextlib.redirect_stderr(said):
-                result = _run_command(command, message, self.db)
-        except (BadInput, *commands.USER_ERRORS) as error:
-            return {"error": str(error), "exit_code": 2, "stderr": said.getvalue()}
-        except Exception as error:  # noqa: BLE001 - the client prints it as its own one-line failure
-            return {"error": f"{type(error).__name__}: {error}", "exit_code": 1, "stderr": said.getvalue()}
-        finally:
+            name, source = message["actor"]
+            args = dict(message["args"])
+            for key in message.get("path_keys") or ():
+                args[key] = Path(args[key]) if args.get(key) is not None else None
+            try:
+                actor = cases.check_actor_name(str(name), str(source))
+                with cases.acting_as(actor), contextlib.redirect_stderr(said), client.answering_here(accept), \
+                        self._one_connection():
+                    result = commands.run(argparse.Namespace(**args), db=self.db, out=Path(message["out"]))
+                answer = {"result": result, "pid": os.getpid(), "kind": self.kind, "stderr": said.getvalue()}
+            except client.Declined as why:
+                if not accepted:
+                    reply({"declined": str(why)})
+                    return
+                answer = {"error": f"the service stopped the command: {why}", "exit_code": 1}
+            except (BadInput, *commands.USER_ERRORS) as error:
+                answer = {"error": str(error), "exit_code": 2, "stderr": said.getvalue()}
+            except Exception as error:  # noqa: BLE001 - the client prints it as its own one-line failure
+                answer = {"error": f"{type(error).__name__}: {error}", "exit_code": 1, "stderr": said.getvalue()}
             self.answered += 1
+            accept()
+            reply(answer)
+        finally:
             self.busy = False
             self._last_active = time.monotonic()
-        return {"result": result, "pid": os.getpid(), "kind": self.kind, "stderr": said.getvalue()}
+
+    def _one_connection(self):
+        """The command's checks and its flow run share one connection (innsyn.db); none when
+        the database is gone (the command's own check says so)."""
+        from innsyn.db import one_connection
+
+        return one_connection(self.db) if self.db.exists() else contextlib.nullcontext()
 
     def status(self) -> dict:
         return {"kind": self.kind, "pid": os.getpid(), "db": str(self.db), "socket": str(self.path),
@@ -210,13 +244,25 @@ class WarmWorker(socketserver.UnixStreamServer):
         self.api_url = PREFECT_API_URL.value() or None
         _warm_up()
         context = contextvars.copy_context()
-        threading.Thread(target=context.run, args=(self.serve_forever,), name="innsyn-warm-worker",
+        threading.Thread(target=context.run, args=(self._serve_one_school_runs,), name="innsyn-warm-worker",
                          daemon=True).start()
         self._started = True
         if self.idle_timeout:
             threading.Thread(target=self._stop_when_idle, name="innsyn-idle-stop", daemon=True).start()
         self._last_active = time.monotonic()
         return self
+
+    def _serve_one_school_runs(self) -> None:
+        """Answer commands under the settings of a one-school flow run (innsyn.commands.
+        foreground_run) and with one Prefect client, made once: not again for every command
+        (a client loads the system's certificate bundle, a twentieth of a second, even for a
+        server on loopback; its connection to the server stays open between commands)."""
+        from prefect.context import SyncClientContext
+
+        from innsyn.commands import foreground_run
+
+        with foreground_run(1), SyncClientContext.get_or_create():
+            self.serve_forever()
 
     def _stop_when_idle(self) -> None:
         tick = max(0.2, min(5.0, self.idle_timeout / 10))
@@ -249,19 +295,6 @@ class WarmWorker(socketserver.UnixStreamServer):
             if self._started:
                 self.shutdown()  # waits for the command in hand, if any
             self.server_close()
-
-
-def _run_command(command: str, message: dict, db: Path) -> dict:
-    from innsyn import commands
-
-    args = dict(message.get("args") or {})
-    out = Path(message["out"])
-    policy = Path(message["policy"]) if message.get("policy") else None
-    if command == "process":
-        return commands.process_here(Path(args["file"]), db, out, policy, schools=1)
-    review_command = command.split(" ", 1)[1]
-    namespace = argparse.Namespace(review_command=review_command, policy=policy, **args)
-    return commands.REVIEW_HERE[review_command](namespace, db, out)
 
 
 def listening(path: Path) -> bool:

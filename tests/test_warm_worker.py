@@ -84,12 +84,63 @@ def test_a_second_run_finds_the_case_unchanged(workdir, service, prefect_api_url
     assert service.answered == 2
 
 
-def test_bad_input_is_refused_before_the_service_hears_of_it(workdir, service, prefect_api_url):
+def test_bad_input_is_refused_by_the_services_checks_as_the_command_alone_refuses_it(workdir, service,
+                                                                                      prefect_api_url):
+    """The command hands its command line over unchecked; the service runs the command's own
+    checks: the same one line, exit 2, before any case or flow run."""
+    import duckdb
+
     write_request(workdir / "bad.json", scope={"school_id": "S404", "classes": ["5B"]})
     run = innsyn(workdir, prefect_api_url, "process", "bad.json")
     assert run.returncode == 2
     assert run.stderr.startswith("innsyn: error:") and len(run.stderr.strip().splitlines()) == 1
-    assert run.stdout == "" and service.answered == 0
+    assert run.stdout == "" and service.answered == 1
+
+    alone = _innsyn_with(workdir, prefect_api_url, {"INNSYN_USE_SERVICE": "0"}, "process", "bad.json")
+    assert (alone.returncode, alone.stderr) == (2, run.stderr.replace(str(workdir / "bad.json"), "bad.json"))
+    with duckdb.connect(str(workdir / "innsyn.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM cases").fetchone() == (0,)
+
+
+def test_a_command_handed_to_the_running_service_imports_neither_duckdb_pydantic_nor_prefect(
+        workdir, service, prefect_api_url):
+    """What makes a warm command fast: the command line goes to the service as typed."""
+    import subprocess
+    import sys
+
+    from conftest import innsyn_env
+
+    script = ("import sys; from innsyn.cli import main; code = main(['process', 'request.json']); "
+              "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'duckdb', 'pydantic', 'prefect', 'weasyprint'}); "
+              "print('imported:', ','.join(heavy) or 'nothing heavy', file=sys.stderr); sys.exit(code)")
+    run = subprocess.run([sys.executable, "-c", script], cwd=workdir, env=innsyn_env(workdir, prefect_api_url),
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert "processed by the running `innsyn serve`" in run.stderr and service.answered == 1
+    assert "imported: nothing heavy" in run.stderr
+    assert json.loads(run.stdout.splitlines()[-1])["case_id"] == "2026-7101"
+
+
+def test_a_request_for_several_schools_is_declined_and_runs_in_the_commands_own_process(tmp_path, prefect_api_url,
+                                                                                       prefect_server):
+    """A bulk case renders on every core of its own process: the service says no before it
+    starts anything, and the command runs it as it would alone."""
+    from innsyn.service import client
+    from innsyn.warm_worker import clock
+
+    assert innsyn(tmp_path, prefect_api_url, "db", "demo-data", "--schools", "2").returncode == 0
+    write_request(tmp_path / "all.json", request_id="2026/7102", scope={"school_id": "all", "classes": "all"})
+    worker = WarmWorker(tmp_path / "innsyn.duckdb").start()
+    try:
+        args = {"command": "process", "file": str(tmp_path / "all.json"), "policy": None}
+        message = {"command": "process", "args": args, "path_keys": ["file"], "db": str(worker.db),
+                   "out": str(tmp_path / "out"), "actor": ["saksbehandler", "INNSYN_USER"], "clock": clock(),
+                   "api_url": prefect_api_url, "fingerprint": worker.fingerprint}
+        reply = client._send(worker.path, message)
+        assert reply == {"declined": "a request for several schools renders on every core of its own process"}
+        assert worker.answered == 0 and not (tmp_path / "out").exists()
+    finally:
+        worker.stop()
 
 
 def test_a_failure_in_the_service_is_one_line_and_exit_1(workdir, service, prefect_api_url):

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from innsyn.db import init_schema, open_db
-from innsyn.request import BadInput
+from innsyn.errors import BadInput
 
 #: The demo database's accounts (`innsyn demo`), all with DEMO_PASSWORD: documented in the README.
 DEMO_ACCOUNTS = (("saksbehandler", "handler"), ("jurist", "reviewer"), ("jurist2", "reviewer"), ("admin", "admin"))
