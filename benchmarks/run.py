@@ -1179,14 +1179,22 @@ TARGET_FIXES = {
         "instead of HTML layout. A request for one class has no batch to share: its row is the "
         "letter and one list against the same HTML rendered naively."),
     "bulk": (
-        "Both steps together cost ≈ 0.35 CPU s a class through the CLI (see the CPU rows): the public "
-        "part's render ≈ 0.18, the review part ≈ 0.035 on average (≈ 0.25 for each of the 14 % of "
-        "classes with remarks), the gate 0.02 (see the school profile), and ≈ 0.1 for the rest: "
-        "Prefect's temporary server and the pool's task runs, the pool's start-up, the per-school "
-        "reads, the fronts and the merges. 3,922 classes are ≈ 1,380 CPU s: ≈ 11.5 min on 2 free "
-        "cores. Under 10 min needs ≈ 0.3 CPU s a class in all: the review part drawn with the public "
-        "list's cheaper table (separate borders, no rule on one side of a cell), fewer task runs "
-        "(a batch of schools per task), or a third free core at today's cost."),
+        "Both steps together cost ≈ 0.35 CPU s a class through the CLI (see the CPU rows), and ≈ 85 % of the "
+        "process step is WeasyPrint: the public part's render ≈ 0.18, the review part ≈ 0.07 on average "
+        "(≈ 0.4-0.5 for each of the 14 % of classes with remarks), the gate 0.015-0.02 (see the school "
+        "profile). The rest: reading a school's decisions (0.25 CPU s a school on 200 schools: the "
+        "case-wide counts, flags and household notes are read again for every school), Prefect's "
+        "bookkeeping of a task run (≈ 0.2 CPU s a school in the worker), the temporary server (its "
+        "services cost CPU for as long as the run lasts), the workers' start-up (≈ 3 CPU s each). "
+        "Approval no longer runs the pool when every school was rendered while the case awaited "
+        "review (7 schools: 24-27 → 18-20 CPU s, peak RSS 0.81 → 0.52 GiB), and a worker reads the "
+        "case's withheld values once, not per school (0.2 CPU s a school). Under 10 min on 2 free "
+        "cores still needs ≈ 0.3 CPU s a class in all: the case-wide parts of `build_answer` read once "
+        "per worker, the review part's collapsed borders and per-cell ids drawn more cheaply (a change "
+        "of its look), or a third free core. Measured and not adopted: a faster equivalent of "
+        "WeasyPrint's `resolve_percentages` (same bytes, 0-5 %: within noise), `overflow-wrap: "
+        "break-word` in the review table (same bytes, within noise), skipping tinyhtml5 (parsing is "
+        "≈ 3 % of a part's render), a faster merge (pypdf merges 200 parts of 6,160 pages in ≈ 5 CPU s)."),
     "screening": (
         "Finding the markers reads the case's pupils and guardians once (a join of every guardian row with "
         "the case's pupils, into a temp table) and works on the few marked rows after that; on 2 cores "

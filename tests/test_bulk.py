@@ -46,6 +46,16 @@ def two_schools(tmp_path: Path, con, register) -> RunConfig:
     return RunConfig(db=str(tmp_path / "innsyn.duckdb"), out=str(tmp_path / "out"), actor="saksbehandler")
 
 
+def task_run_names(flow_run_id) -> list[str]:
+    """The names of the task runs Prefect holds for one flow run ("render_school-3f2", ...)."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+    return [run.task_key.rsplit("-", 1)[0] for run in runs]
+
+
 def released_event(config: RunConfig) -> dict:
     with duckdb.connect(config.db, read_only=True) as db:
         (detail,) = db.execute("SELECT detail FROM case_events WHERE event = 'released'").fetchone()
@@ -130,7 +140,10 @@ def test_approval_of_a_bulk_case_reuses_the_public_parts_rendered_while_it_await
     assert not list(Path(two_schools.out).rglob("svar.pdf"))
 
     approve_in_db(two_schools, case.case_id)
-    render_answer(case.case_id, two_schools, approved_by="Lise Jurist")
+    approval = render_answer(case.case_id, two_schools, approved_by="Lise Jurist", return_state=True)
     assert released_event(two_schools)["schools_reused_from_earlier_run"] == 2
+    # nothing left for the pool: no task run per school, and the fronts render in the flow itself
+    assert "render_school" not in task_run_names(approval.state_details.flow_run_id)
+    assert "render_fronts" in task_run_names(approval.state_details.flow_run_id)
     public = pypdf.PdfReader(Path(two_schools.out) / "public" / case.case_id / "svar.pdf")
     assert squeeze(CANARY) not in squeeze("\n".join(page.extract_text() for page in public.pages))
