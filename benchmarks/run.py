@@ -263,7 +263,7 @@ def bench_one_class(report: Report, work: Path, repeats: int) -> None:
     saved = pdf_fonts.harfbuzz_subset
     try:
         pdf_fonts.harfbuzz_subset = None
-        for _ in range(max(2, repeats // 3)):
+        for _ in range(max(min(2, repeats), repeats // 3)):
             t = time.perf_counter()
             render.render_public_pdf(public, folder / "fonttools.pdf")
             fonttools.append(time.perf_counter() - t)
@@ -293,10 +293,11 @@ def bench_one_class(report: Report, work: Path, repeats: int) -> None:
         "CPU = process + pdftotext children."
     )
     if ratio < 2.5:
-        report.profiles.append(("One class in-flow (cProfile of 3 in-flow runs, top functions by own time)",
-                                profile_text(lambda: [in_flow() for _ in range(3)], 22)))
-        report.profiles.append(("One class: where the render's time goes (WeasyPrint stages, 3 runs, median)",
-                                render_stages(public, 3)))
+        profiled = min(3, repeats)  # a smoke run (--repeats 1) profiles once
+        report.profiles.append((f"One class in-flow (cProfile of {profiled} in-flow runs, top functions by own time)",
+                                profile_text(lambda: [in_flow() for _ in range(profiled)], 22)))
+        report.profiles.append((f"One class: where the render's time goes (WeasyPrint stages, {profiled} runs, median)",
+                                render_stages(public, profiled)))
     con.close()
 
 
@@ -352,23 +353,26 @@ def bench_class_in_bulk(report: Report, work: Path, repeats: int, schools: int =
     css = (TEMPLATES_DIR / "svar" / "svar.css").as_uri()
     naive_html = [render.render_public_html(replace(first, classes=(c,)), css_href=css, front=False)
                   for c in first.classes]
+    if repeats < 3:  # a smoke run (--repeats 1 or 2, as the test suite's): three classes of the naive side
+        naive_html = naive_html[:3]
     con.close()  # the workers open the database read-only
 
     workers = os.cpu_count() or 1
     # only the public part: the same document the naive side renders
     plan = Plan(case_id, school_ids, "benchmark", None, summary.data_hash, publish=True, review_schools=())
-    runs = max(3, repeats // 5)
+    runs = max(3, repeats // 5) if repeats >= 3 else repeats  # fewer only when asked for (--repeats)
     in_flow, in_flow_cpu, naive, naive_cpu = [], [], [], []
-    for run in range(runs + 1):
+    warm_up = 1 if repeats >= 3 else 0  # a smoke run (--repeats 1 or 2) measures cold, once
+    for run in range(runs + warm_up):
         config = RunConfig(db=str(db), out=str(folder / f"out-{run}"), actor="benchmark")
         wall, cpu = _render_schools(plan, school_ids, config, workers)
-        if run:  # the first run warms the page cache and the interpreter's imports
+        if run >= warm_up:  # the first run warms the page cache and the interpreter's imports
             in_flow.append((wall + screen_seconds) / classes)
             in_flow_cpu.append(cpu / classes)
         for html in naive_html:
             t, c = time.perf_counter(), time.process_time()
             weasyprint.HTML(string=html, base_url=str(TEMPLATES_DIR)).write_pdf()
-            if run:
+            if run >= warm_up:
                 naive.append(time.perf_counter() - t)
                 naive_cpu.append(time.process_time() - c)
 

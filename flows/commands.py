@@ -333,7 +333,6 @@ def review_approve(args: argparse.Namespace, db: Path, out: Path) -> dict:
 
 def review_approve_here(args: argparse.Namespace, db: Path, out: Path) -> dict:
     from innsyn.config import case_result
-    from innsyn.render_answer import render_answer
 
     row = _case_or_bad_input(db, args.case_id)
     config = _config(db, out, args.policy)
@@ -346,10 +345,16 @@ def review_approve_here(args: argparse.Namespace, db: Path, out: Path) -> dict:
             review.approve(con, row, reviewer=reviewer, reason=args.reason, policy=checked_policy(args.policy),
                            now=clock.now())
     except review.ReturnedToReview:
+        from innsyn.render_answer import render_answer
+
         # screened again against today's register: the reviewer needs the new review copy
         with foreground_run(_schools_of(db, row.case_id)), _console_warnings_only():
             render_answer(row.case_id, config, publish=False)
         raise
+    # imported once the approval stands: a refusal (four eyes, a second reviewer) exits 2
+    # without the seconds Prefect's import takes
+    from innsyn.render_answer import render_answer
+
     with foreground_run(_schools_of(db, row.case_id)):
         render_answer(row.case_id, config, approved_by=reviewer)
     from innsyn.pool.paused import end_paused_runs

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
 from innsyn import cases
 from innsyn.db import open_db
 
-#: Tasks keep nothing: their inputs are ids and paths, their results counts. Nothing a task
-#: returns is persisted by Prefect, and nothing is cached across runs.
-TASK_OPTIONS = dict(cache_policy=NO_CACHE, persist_result=False)
+
+def __getattr__(name: str):
+    """`TASK_OPTIONS`, made when a module of tasks asks for it: Prefect is imported then and
+    not before, so a command that runs no flow (`review confirm`, a refused `review approve`,
+    `review show`) answers without the seconds Prefect's import takes."""
+    if name == "TASK_OPTIONS":
+        from prefect.cache_policies import NO_CACHE
+
+        #: Tasks keep nothing: their inputs are ids and paths, their results counts. Nothing a
+        #: task returns is persisted by Prefect, and nothing is cached across runs.
+        return dict(cache_policy=NO_CACHE, persist_result=False)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class RunConfig(BaseModel):

@@ -203,8 +203,23 @@ def prefect_server():
     """One real (temporary) Prefect server for every in-process flow test of the session."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
+    # the server's own telemetry off, as `innsyn` does for the servers it starts: it would
+    # write to the server's SQLite (and fail, locked, while tests write) and call out. Set for
+    # the server's process only: test_service checks that the product sets it itself.
+    before = os.environ.get("PREFECT_SERVER_ANALYTICS_ENABLED")
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    try:
+        harness = prefect_test_harness(server_startup_timeout=120)
+        harness.__enter__()
+    finally:
+        if before is None:
+            del os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"]
+        else:
+            os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = before
+    try:
         yield
+    finally:
+        harness.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ pass the product's own PDFs, the merged bulk answer too.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import re
@@ -19,7 +20,8 @@ import pikepdf
 import pytest
 import xmlschema
 
-from conftest import CANARIES, canary_case_awaiting_review, released_canary_case, innsyn, squeeze, write_request
+from conftest import (CANARIES, canary_case_awaiting_review, canary_export, released_canary_case, innsyn, squeeze,
+                      write_request)
 from innsyn.archive.package import NAMESPACE, SCHEMA, SCREENING_BASIS, validation_problem
 from innsyn.archive.pdfa import check_pdfa
 
@@ -192,8 +194,19 @@ def test_each_pdfa_check_catches_what_it_looks_for(expected, released_case, tmp_
 
 
 def test_the_merged_bulk_answer_and_its_review_copy_are_pdfa(tmp_path, prefect_api_url):
-    """A request for every class at every school: the parts merged behind the letter with pypdf."""
-    assert innsyn(tmp_path, prefect_api_url, "db", "demo-data", "--schools", "1").returncode == 0
+    """A request for every class at every school: the parts merged behind the letter with pypdf.
+
+    Two schools make it a bulk case (a part per school, merged): the canary register, whose
+    review copy withholds graded and institution values, and a second school of one class."""
+    export = canary_export(tmp_path / "export")
+    for name, row in (("schools.csv", ["S002", "Bjølsen skole", "false"]),
+                      ("classes.csv", ["S002-3A", "S002", "3A", "3", "false"]),
+                      ("students.csv", ["E21", "S002-3A", "Ingrid", "Berg", ""]),
+                      ("guardians.csv", ["F21", "E21", "Tone", "Berg", "tone.berg@example.no", "921 00 000", "false",
+                                         "Bjølsenveien 2", "0468", "OSLO", "", "true", "true", "true", "true"])):
+        with (export / name).open("a", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerow(row)
+    assert innsyn(tmp_path, prefect_api_url, "db", "import", str(export)).returncode == 0
     write_request(tmp_path / "all.json", request_id="2026/6100", scope={"school_id": "all", "classes": "all"})
     processed = innsyn(tmp_path, prefect_api_url, "process", "all.json")
     assert processed.returncode == 0, processed.stderr

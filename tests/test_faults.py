@@ -1,16 +1,22 @@
 """Faults and concurrency: a case survives being killed, and many processes share one file.
 
-- SIGKILL at random points: `innsyn process` is killed (no clean-up, no `finally`) at a
-  random moment of its run, many times, each time on a new case; after each kill a re-run
-  completes the case exactly once: one case row, one `received` and one `released` event and
-  nothing after it, a whole public PDF that passes the leak gate, and no temporary file in a
-  public folder where a reader could take it for an answer.
+- SIGKILL in every stage: `innsyn process` is killed (no clean-up, no `finally`) once in each
+  stage of its run, each time on a new case: during start-up (Python, Prefect, the request
+  check), right after the case is registered, right after it is screened, in the middle of
+  rendering and gating, and after the answer is published but before the release is
+  recorded; the stage is found from the run's own log, the moment within it is random.
+  After each kill a re-run completes the case exactly once: one case row, one `received` and
+  one `released` event and nothing after it, a whole public PDF that passes the leak gate,
+  and no temporary file in a public folder where a reader could take it for an answer. The
+  rename into the public folder, the worst moment, has a test of its own that dies exactly
+  there.
 - 16 `innsyn process` processes at once against one DuckDB file (DuckDB lets one process
   write at a time): every one exits 0, no lock error reaches the user, no event is lost.
 
 Every `innsyn` process here talks to the session's Prefect test server. The fast profile
-runs in CI; INNSYN_SOAK=1 runs the long one (README, "Hardening"). INNSYN_FAULT_SEED
-replays a run's kill times.
+(one kill per stage) runs in CI; INNSYN_SOAK=1 runs the long one, eight kills per stage at
+moments spread over each stage (README, "Hardening"). INNSYN_FAULT_SEED replays a run's
+kill times.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from innsyn.leak_gate import find_leaks
 from conftest import INNSYN, canary_export, innsyn, innsyn_env, write_request
 
 SOAK = os.environ.get("INNSYN_SOAK") == "1"
-KILLS = 40 if SOAK else 8
+ROUNDS = 8 if SOAK else 1  # kills per stage
 CONCURRENT = 16
 SEED = int(os.environ.get("INNSYN_FAULT_SEED") or time.time_ns() % 1_000_000)
 LOCK_ERROR = re.compile(r"\block", re.IGNORECASE)  # "lock", "locked"; not "block"
@@ -117,29 +123,43 @@ def assert_nothing_half_written_in_public(workdir: Path, context: str) -> None:
 # ----------------------------------------------------------------------------- SIGKILL
 
 
-def wait_for_the_flow(process: subprocess.Popen, timeout: float) -> bool:
-    """Read the process's log until its flow run begins; False if it ended or timed out first."""
+def wait_for_line(process: subprocess.Popen, *markers: str, timeout: float) -> bool:
+    """Read the process's log until a line holds every marker; False if it ended or timed out first."""
     deadline = time.monotonic() + timeout
     for line in process.stderr:
-        if "Beginning flow run" in line:
+        if all(marker in line for marker in markers):
             return True
         if time.monotonic() > deadline:
             break
     return False
 
 
-def kill_and_rerun(workdir: Path, prefect_api_url: str, number: int, kill_at: tuple[str, float], context: str) -> str:
-    """Start a case, SIGKILL it at `kill_at`, re-run it; returns where the kill caught it.
+# Where a kill lands, in the order of a run (a one-school case released without review):
+# (stage, the task whose "Finished" log line begins it, the seconds over which its kills are
+# spread). A stage of a few hundred milliseconds has a spread of 0: the kill comes the moment
+# it begins, before it can end; the long profile spreads its kills over the longer stages.
+STAGES = [
+    ("start-up: Python, Prefect, the request check", None, 2.0),
+    ("registered, before screening", "register", 0.5),
+    ("screened, before rendering", "screen", 0.5),
+    ("rendering, gating and publishing the answer", "prepare", 1.5),
+    ("published, before the release is recorded", "render_whole", 0.0),
+]
 
-    `kill_at` is ("start", seconds after the process started: Python, Prefect and the request
-    check) or ("flow", seconds after the flow run began: register, screen, render, gate,
-    publish, release), so the kills land in every stage whatever the machine's speed.
-    """
-    phase, delay = kill_at
+
+def kill_and_rerun(workdir: Path, prefect_api_url: str, number: int, kill_at: tuple[int, float], context: str) -> str:
+    """Start a case, SIGKILL it in stage `kill_at[0]` (of STAGES), `kill_at[1]` seconds after the
+    stage began, re-run it; returns where the kill caught it (from the case's events)."""
+    stage, delay = kill_at
+    _, after_task, _ = STAGES[stage]
     process = start(workdir, prefect_api_url, number)
     try:
-        if phase == "flow" and not wait_for_the_flow(process, timeout=300):
-            raise subprocess.TimeoutExpired(process.args, 0)  # kill it now, wherever it is
+        if after_task is None:
+            delay += 0.5  # at least Python itself has started
+        else:
+            # the line Prefect logs when the task run has ended
+            if not wait_for_line(process, f"Task run '{after_task}-", "Finished in state", timeout=300):
+                raise subprocess.TimeoutExpired(process.args, 0)  # kill it now, wherever it is
         process.wait(timeout=delay)
         caught = "finished before the kill"
     except subprocess.TimeoutExpired:
@@ -147,6 +167,8 @@ def kill_and_rerun(workdir: Path, prefect_api_url: str, number: int, kill_at: tu
         process.wait(timeout=30)
         _, events = case_state(workdir / "innsyn.duckdb", f"2026-{number}")
         caught = f"after {events[-1]}" if events else "before register"
+        if (workdir / "out" / "public" / f"2026-{number}" / "svar.pdf").exists():
+            caught += ", answer published"
     process.stdout.close()
     process.stderr.close()
 
@@ -158,34 +180,23 @@ def kill_and_rerun(workdir: Path, prefect_api_url: str, number: int, kill_at: tu
     return caught
 
 
-def test_a_case_killed_at_any_point_is_completed_exactly_once_by_a_rerun(workdir, prefect_api_url):
-    began = time.monotonic()
-    warm_up = start(workdir, prefect_api_url, 100)
-    assert wait_for_the_flow(warm_up, timeout=300)
-    flow_began = time.monotonic() - began
-    code, out, err = finish(warm_up)
-    flow_time = time.monotonic() - began - flow_began
-    assert code == 0, err
-    assert_released_exactly_once(workdir, "2026-100", "an undisturbed run")
-
+def test_a_case_killed_in_any_stage_is_completed_exactly_once_by_a_rerun(workdir, prefect_api_url):
     rng = random.Random(SEED)
-    # a quarter of the kills during start-up, the rest during the flow; stratified, so the
-    # i-th kill of a phase falls in the i-th slice of it and the kills cover all of it
-    in_start = max(1, KILLS // 4)
-    kill_at = [("start", 0.5 + max(flow_began - 0.5, 0.1) * (i + rng.random()) / in_start) for i in range(in_start)]
-    in_flow = KILLS - in_start
-    kill_at += [("flow", flow_time * (i + rng.random()) / in_flow) for i in range(in_flow)]
+    # round r of a stage waits in the r-th slice of the stage's spread: the kills cover all of it
+    kill_at = [(stage, spread * (r + rng.random()) / ROUNDS)
+               for r in range(ROUNDS) for stage, (_, _, spread) in enumerate(STAGES)]
     rng.shuffle(kill_at)
     # two at a time on the same database: a kill may also catch a process holding its lock
     with ThreadPoolExecutor(max_workers=2) as pool:
         caught = list(pool.map(
             lambda kill: kill_and_rerun(workdir, prefect_api_url, 200 + kill, kill_at[kill],
-                                        f"seed {SEED}, kill {kill} at {kill_at[kill]}"),
-            range(KILLS)))
+                                        f"seed {SEED}, kill {kill} in {STAGES[kill_at[kill][0]][0]!r} "
+                                        f"+{kill_at[kill][1]:.2f}s"),
+            range(len(kill_at))))
 
     assert_nothing_half_written_in_public(workdir, f"seed {SEED}")
-    print(f"\nfaults: {KILLS} SIGKILLs (seed {SEED}); a run: {flow_began:.1f}s start-up + {flow_time:.1f}s flow; "
-          f"caught: {dict(Counter(caught))}")
+    by_stage = Counter(f"{STAGES[stage][0]}: {where}" for (stage, _), where in zip(kill_at, caught))
+    print(f"\nfaults: {len(kill_at)} SIGKILLs (seed {SEED}); caught: {dict(by_stage)}")
 
 
 def test_a_kill_at_the_moment_of_publishing_leaves_nothing_in_the_public_folder(workdir, prefect_api_url):
@@ -305,7 +316,9 @@ def test_sixteen_processes_share_one_database_without_lock_errors_or_lost_events
 # (innsyn.service): what dies now is the service, in the middle of a flow run; the command
 # says so in one line and the next one starts a fresh service and completes the case.
 
-SERVICE_KILLS = 16 if SOAK else 4
+# two kills, stratified over a warm run: one early (the command handed over, the case being
+# registered and screened), one late (rendering, gating, publishing, releasing)
+SERVICE_KILLS = 16 if SOAK else 2
 SERVICE_GONE = "the innsyn service stopped while it ran the command"
 
 

@@ -268,23 +268,25 @@ def test_innsyn_serve_with_a_maildir_runs_the_poll_it_registered(workdir, prefec
 
     message = deliver(workdir / "Maildir", einnsyn_mail(order_xml(documents=[JOURNAL_5B])))
     service = subprocess.Popen([INNSYN, "serve", "--maildir", "Maildir"], cwd=workdir,
-                               env={**innsyn_env(workdir, prefect_api_url), "INNSYN_MAILDIR_POLL_SECONDS": "3600"},
+                               env={**innsyn_env(workdir, prefect_api_url), "INNSYN_MAILDIR_POLL_SECONDS": "3600",
+                                    # the runner looks for runs every second, not every 10 s
+                                    "PREFECT_RUNNER_POLL_FREQUENCY": "1"},
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     moved = workdir / "Maildir" / "cur" / f"{message.name}:2,S"
     try:
         deadline = time.monotonic() + 180
         deployment = None
         while deployment is None and time.monotonic() < deadline and service.poll() is None:
-            time.sleep(1)
+            time.sleep(0.5)
             with get_client(sync_client=True) as client:
                 deployment = next((d for d in client.read_deployments() if d.name == "poll-maildir"), None)
         assert deployment is not None, "innsyn serve did not register the Maildir's deployment"
         assert deployment.schedules[0].schedule.interval.total_seconds() == 3600
         with get_client(sync_client=True) as client:
             run = client.create_flow_run_from_deployment(deployment.id)
-        deadline = time.monotonic() + 240  # the runner looks for runs every 10 s; the run imports WeasyPrint
+        deadline = time.monotonic() + 240  # the run starts a process and imports WeasyPrint
         while not moved.exists() and time.monotonic() < deadline and service.poll() is None:
-            time.sleep(1)
+            time.sleep(0.2)
         if not moved.exists():
             with get_client(sync_client=True) as client:
                 state = client.read_flow_run(run.id).state

@@ -120,7 +120,7 @@ def test_innsyn_serve_registers_the_deployments_answers_process_and_stops_on_sig
         deadline = time.monotonic() + 120
         served = None
         while served is None and time.monotonic() < deadline and service.poll() is None:
-            time.sleep(1)
+            time.sleep(0.5)
             with get_client(sync_client=True) as client:
                 found = client.read_deployments()
             served = next((d for d in found if d.name == "process-request"

@@ -35,7 +35,8 @@ def service(tmp_path_factory, prefect_api_url):
     imported = innsyn(workdir, prefect_api_url, "db", "import", str(canary_export(workdir / "export")))
     assert imported.returncode == 0, imported.stderr
     (workdir / "intake").mkdir(exist_ok=True)
-    env = innsyn_env(workdir, prefect_api_url, user="innsyn-service")
+    # the runner looks for runs every second (Prefect's default: 10 s), so a run starts at once
+    env = {**innsyn_env(workdir, prefect_api_url, user="innsyn-service"), "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
     log = workdir / "serve.log"
     with log.open("w") as stderr:
         # runs stop at awaiting_review here; pausing (the default) is tested in test_work_pool.py
@@ -46,7 +47,7 @@ def service(tmp_path_factory, prefect_api_url):
         ready = None
         while ready is None and time.monotonic() < deadline:
             assert process.poll() is None, log.read_text()
-            time.sleep(1)
+            time.sleep(0.5)
             with get_client(sync_client=True) as client:
                 found = client.read_deployments()
             ready = next((d for d in found if d.name == PROCESS_DEPLOYMENT
@@ -78,7 +79,7 @@ def run_deployment(deployment, parameters: dict, timeout: float = 300):
             run = client.read_flow_run(run.id)
             if run.state is not None and run.state.is_final():
                 return run
-            time.sleep(1)
+            time.sleep(0.25)
     raise AssertionError(f"flow run {run.id} did not finish in {timeout} s (state {run.state})")
 
 
