@@ -1217,19 +1217,27 @@ TARGET_FIXES = {
         "server) or the machine was busy (compare the load average)."),
     "service": (
         "Read the CPU rows before the wall rows: the machine is shared, and on a loaded 2-core machine wall "
-        "time is CPU time x load / 2 at worst. A warm one-class `innsyn process` costs ≈ 0.27 CPU s in the "
-        "command (Python, the CLI's imports without Prefect, the request check, the hand-over) and ≈ 0.7 CPU s "
-        "in the service: the work (screen, render, gate: ≈ 0.3 s alone), the review copy rendered in a forked "
-        "copy beside the answer (its CPU is not in the service's row; the flow waits for it), Prefect's flow and "
-        "five task runs (API round trips to the server), DuckDB opened and closed once per task (eight writes "
-        "that each checkpoint on close) and three fsyncs of the finished PDFs (0.1-0.4 s each on this busy "
-        "disk). Under 1 s warm needs a quiet machine and, beyond that, fewer DuckDB opens per flow (one "
-        "connection per flow run, or no checkpoint on close), the review copy of a case with nothing withheld "
-        "skipped or rendered after the answer is returned, and fewer task runs. The first call after boot "
-        "waits for the Prefect server (its imports and services: 5-6 s at load 3, 12-17 s at load 6, whether "
-        "or not its UI is served); the service warms Prefect and WeasyPrint meanwhile, so it is the server's "
-        "start plus one warm call. The very first call on a new PREFECT_HOME adds Prefect's migrations "
-        "(the server's start 14 s instead of 5.6 s at load 3; the whole first call 32-55 s at load 4-8; once)."),
+        "time is CPU time x load / 2 at worst. A warm one-class `innsyn process` now costs ≈ 0.09 CPU s in the "
+        "command (it hands the service its command line without importing DuckDB, pydantic or Prefect) and "
+        "≈ 0.6-0.7 CPU s in the service, which runs the command's checks (≈ 0.03 s) and its flow run on one "
+        "DuckDB connection, with one Prefect client kept for its life. Timed inside the service on a quiet "
+        "machine: the command reaches it after 0.08 s, the flow run starts 0.03 s later and takes ≈ 1.0-1.3 s, "
+        "of which register + screen ≈ 0.16 s, prepare 0.04 s, and render_whole ≈ 0.7 s: the public answer "
+        "(≈ 0.23 CPU s) and the gate in the flow's process, beside the review copy in a forked copy "
+        "(≈ 0.47-0.6 CPU s: every value with its item id under it, twice the lines of the answer, as a "
+        "reviewer needs them), which is the flow's critical path; the Prefect server spends ≈ 0.3-0.5 CPU s "
+        "per command on the runs' events meanwhile, on the same two cores. Under 1 s warm needs the review "
+        "copy under ≈ 0.3 s: it can only be left out of the wait by writing it after the answer is returned "
+        "(a case released while its record is not yet on disk) or made shorter (item ids only where a "
+        "reviewer can still act); neither is done, since the review copy is the case's record. Measured and "
+        "not adopted: closing the database (its checkpoint, 0.03-0.09 s) after the answer is sent (a "
+        "script opening the file right after the command found it locked); DuckDB held for a whole "
+        "command alone, outside the service (sixteen commands at once queued for over a minute); "
+        "garbage collection off while rendering (within noise). The first call after boot waits for the "
+        "Prefect server (its imports and services: 5-6 s at load 1-3, 12-17 s at load 6, whether or not "
+        "its UI is served); the service warms Prefect and WeasyPrint meanwhile, so it is the server's "
+        "start plus one warm call, within a few tenths of 8 s either way. The very first call on a new "
+        "PREFECT_HOME adds Prefect's migrations (once)."),
 }
 
 
