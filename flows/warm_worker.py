@@ -188,10 +188,13 @@ class WarmWorker(socketserver.UnixStreamServer):
 
         try:
             name, source = message["actor"]
-            args = dict(message["args"])
+            args = {key: value for key, value in dict(message["args"]).items() if key not in ("db", "out")}
             for key in message.get("path_keys") or ():
                 args[key] = Path(args[key]) if args.get(key) is not None else None
             try:
+                if client.command_of(argparse.Namespace(**args)) != message["command"]:
+                    # the words in the command line decide what runs: they must be the ones declared
+                    raise BadInput(f"the command line is not `innsyn {message['command']}`")
                 actor = cases.check_actor_name(str(name), str(source))
                 with cases.acting_as(actor), contextlib.redirect_stderr(said), client.answering_here(accept), \
                         self._one_connection():

@@ -143,6 +143,24 @@ def test_a_request_for_several_schools_is_declined_and_runs_in_the_commands_own_
         worker.stop()
 
 
+def test_a_message_whose_command_line_is_another_command_runs_nothing(workdir, service, prefect_api_url):
+    """The words in the command line decide what `innsyn.commands.run` does: a message that
+    declares `process` but carries `db restore` (a second way to a command the service never
+    runs) is refused, exit 2, and the database is left as it was."""
+    from innsyn.service import client
+    from innsyn.warm_worker import clock
+
+    before = (workdir / "innsyn.duckdb").read_bytes()
+    args = {"command": "db", "db_command": "restore", "backup": str(workdir / "elsewhere.duckdb"), "policy": None}
+    message = {"command": "process", "args": args, "path_keys": [], "db": str(service.db),
+               "out": str(workdir / "out"), "actor": ["saksbehandler", "INNSYN_USER"], "clock": clock(),
+               "api_url": prefect_api_url, "fingerprint": service.fingerprint}
+    reply = client._send(service.path, message)
+    assert reply["answer"]["exit_code"] == 2
+    assert reply["answer"]["error"] == "the command line is not `innsyn process`"
+    assert (workdir / "innsyn.duckdb").read_bytes() == before
+
+
 def test_a_failure_in_the_service_is_one_line_and_exit_1(workdir, service, prefect_api_url):
     (workdir / "blocked").write_text("a file where the output folder should be")
     env_out = {"INNSYN_OUT": str(workdir / "blocked")}

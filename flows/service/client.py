@@ -72,7 +72,7 @@ def inside() -> bool:
 def hand_over(args: argparse.Namespace, db: Path, out: Path) -> dict | None:
     """The fast way: the parsed command line to a service that listens already, which checks
     and runs it; None when the command runs itself (no service, or it declined)."""
-    if _command(args) is None or paths.use_service() == "no" or not listening(paths.socket_path(db)):
+    if command_of(args) is None or paths.use_service() == "no" or not listening(paths.socket_path(db)):
         return None
     reply = _send(paths.socket_path(db), _message(args, db, out, _login_name()))
     if reply is None or "declined" in reply:
@@ -107,7 +107,8 @@ def run(args: argparse.Namespace, *, db: Path, out: Path, actor: str) -> dict | 
     return None
 
 
-def _command(args: argparse.Namespace) -> str | None:
+def command_of(args: argparse.Namespace) -> str | None:
+    """`process`, `review approve`, ...: the command the service runs, from its command line."""
     return COMMANDS.get(tuple(word for word in (getattr(args, "command", None), getattr(args, "review_command", None))
                               if word))
 
@@ -117,7 +118,7 @@ def _message(args: argparse.Namespace, db: Path, out: Path, actor: tuple[str, st
     names as typed; the clock, Prefect API and code it must share with the command."""
     given = {key: value for key, value in vars(args).items() if key not in ("db", "out")}
     return {
-        "command": _command(args),
+        "command": command_of(args),
         "args": {key: str(Path(value).absolute()) if isinstance(value, Path) else value for key, value in given.items()},
         "path_keys": [key for key, value in given.items() if isinstance(value, Path)],
         "db": str(Path(db).resolve()), "out": str(Path(out).resolve()), "actor": list(actor),
