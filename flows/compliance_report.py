@@ -33,6 +33,7 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
 from innsyn import charts, deadlines, render, spreadsheet
+from innsyn.config import FLOW_OPTIONS
 from innsyn.files import atomic_write_bytes
 from innsyn.db import default_db_path, open_db
 from innsyn.resources import TEMPLATES_DIR, sql
@@ -429,7 +430,7 @@ def write_report(figures: ComplianceFigures, config: ReportConfig) -> ReportResu
     )
 
 
-@flow(name="compliance-report", log_prints=False)
+@flow(name="compliance-report", **FLOW_OPTIONS)
 def compliance_report(
     date_from: date | None = None, date_to: date | None = None, config: ReportConfig | None = None
 ) -> ReportResult:

@@ -9,15 +9,28 @@ from innsyn.db import open_db
 
 
 def __getattr__(name: str):
-    """`TASK_OPTIONS`, made when a module of tasks asks for it: Prefect is imported then and
-    not before, so a command that runs no flow (`review confirm`, a refused `review approve`,
-    `review show`) answers without the seconds Prefect's import takes."""
+    """`TASK_OPTIONS` and `FLOW_OPTIONS`, made when a module of flows asks for them: Prefect is
+    imported then and not before, so a command that runs no flow (`review confirm`, a refused
+    `review approve`, `review show`) answers without the seconds Prefect's import takes."""
     if name == "TASK_OPTIONS":
         from prefect.cache_policies import NO_CACHE
 
         #: Tasks keep nothing: their inputs are ids and paths, their results counts. Nothing a
         #: task returns is persisted by Prefect, and nothing is cached across runs.
         return dict(cache_policy=NO_CACHE, persist_result=False)
+    if name == "FLOW_OPTIONS":
+        from pathlib import Path
+
+        from prefect.settings import PREFECT_RESULTS_LOCAL_STORAGE_PATH
+
+        #: Flows keep nothing either: what a flow returns is printed by the command that ran it
+        #: (ids, paths and counts), and nothing reads it back from Prefect. Saying so, and naming
+        #: Prefect's own local folder as the (never written) result storage, spares every flow
+        #: run two questions to the server about its default result storage, which Prefect
+        #: asks when a flow leaves both open (two round trips, and outside the background
+        #: service two new API clients).
+        return dict(log_prints=False, persist_result=False,
+                    result_storage=Path(PREFECT_RESULTS_LOCAL_STORAGE_PATH.value()))
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

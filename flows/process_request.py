@@ -26,7 +26,7 @@ from pydantic import Field
 
 from innsyn import cases, clock, review
 from innsyn.case_documents import CasePaths, build_answer
-from innsyn.config import TASK_OPTIONS, CaseResult, RunConfig, case_result
+from innsyn.config import FLOW_OPTIONS, TASK_OPTIONS, CaseResult, RunConfig, case_result
 from innsyn.db import init_schema, open_db, transaction
 from innsyn.policy import load_policy, policy_weaknesses, weakness_warning
 from innsyn.pool.paused import tag_this_run
@@ -174,7 +174,7 @@ def wait_for_reviewer(case_id: str, summary: ScreeningSummary, config: RunConfig
         return None
 
 
-@flow(name="process-request", log_prints=False)
+@flow(name="process-request", **FLOW_OPTIONS)
 def process_request(request_path: str, config: RunConfig) -> CaseResult:
     """One request, end to end. Safe to run again: a released case is left as it is."""
     case_id, status = register(request_path, config)

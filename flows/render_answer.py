@@ -38,7 +38,7 @@ from innsyn.case_documents import (
     CasePaths, build_answer, classes_with_remarks, public_answer, publish, released_values, write_redaction_log,
     write_review_copy,
 )
-from innsyn.config import TASK_OPTIONS, RunConfig
+from innsyn.config import FLOW_OPTIONS, TASK_OPTIONS, RunConfig
 from innsyn.db import open_db, transaction
 from innsyn.files import atomic_target, move_into_place
 from innsyn.policy import Policy, load_policy
@@ -289,7 +289,7 @@ def finish(plan: Plan, config: RunConfig, reused: int = 0) -> None:
                                    "schools_reused_from_earlier_run": reused})
 
 
-@flow(name="render-answer", task_runner=ProcessPoolTaskRunner(), log_prints=False)
+@flow(name="render-answer", task_runner=ProcessPoolTaskRunner(), **FLOW_OPTIONS)
 def render_answer(case_id: str, config: RunConfig, approved_by: str | None = None, publish: bool = True) -> None:
     """Render the review copy and, when `publish`, gate and release the public answer."""
     plan = prepare(case_id, config, approved_by, publish)

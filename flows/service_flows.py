@@ -34,7 +34,7 @@ from pydantic import BaseModel
 
 from innsyn import cases
 from innsyn.compliance_report import ReportConfig, ReportResult, compliance_report
-from innsyn.config import CaseResult, RunConfig
+from innsyn.config import FLOW_OPTIONS, CaseResult, RunConfig
 from innsyn.db import default_db_path
 from innsyn.policy import load_policy, policy_weaknesses, weakness_warning
 from innsyn.request import BadInput
@@ -145,7 +145,7 @@ def served_request_flow(settings: ServiceSettings) -> Flow:
     """The `process-request` flow `innsyn serve` serves: `request_path` is its only parameter,
     and `settings` travel inside it to every run."""
 
-    @flow(name="process-request", log_prints=False)
+    @flow(name="process-request", **FLOW_OPTIONS)
     def process_request_in_service(request_path: str) -> CaseResult:
         """Process one request file from the service's intake folder."""
         return process_request_as_service(request_path, settings)
@@ -156,7 +156,7 @@ def served_request_flow(settings: ServiceSettings) -> Flow:
 def served_report_flow(config: ReportConfig) -> Flow:
     """The `compliance-report` flow `innsyn serve` serves: a period, and nothing else."""
 
-    @flow(name="compliance-report", log_prints=False)
+    @flow(name="compliance-report", **FLOW_OPTIONS)
     def compliance_report_in_service(date_from: date | None = None, date_to: date | None = None) -> ReportResult:
         """The compliance report for a period; the previous week when none is given."""
         return compliance_report.fn(date_from, date_to, config)
@@ -167,13 +167,13 @@ def served_report_flow(config: ReportConfig) -> Flow:
 # ----------------------------------------------------------------------------- a work pool's workers
 
 
-@flow(name="process-request", log_prints=False)
+@flow(name="process-request", **FLOW_OPTIONS)
 def process_request_in_service(request_path: str) -> CaseResult:
     """Process one request file from the intake folder, with the worker's own settings."""
     return process_request_as_service(request_path, ServiceSettings.from_environment())
 
 
-@flow(name="compliance-report", log_prints=False)
+@flow(name="compliance-report", **FLOW_OPTIONS)
 def compliance_report_in_service(date_from: date | None = None, date_to: date | None = None) -> ReportResult:
     """The compliance report for a period (the previous week by default), with the worker's settings."""
     return compliance_report.fn(date_from, date_to, ReportConfig.from_environment())

@@ -14,7 +14,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.tasks import exponential_backoff
 
-from innsyn.config import TASK_OPTIONS
+from innsyn.config import FLOW_OPTIONS, TASK_OPTIONS
 from innsyn.delivery.send import SmtpSettings, TransientSmtpError, deliver, message_for_case
 
 
@@ -33,7 +33,7 @@ def deliver_answer(case_id: str, db: str) -> dict:
     return sent
 
 
-@flow(name="send-answer", log_prints=False)
+@flow(name="send-answer", **FLOW_OPTIONS)
 def send_answer(case_id: str, db: str) -> dict:
     settings = SmtpSettings.from_env()
     retrying = deliver_answer.with_options(

@@ -15,6 +15,7 @@ from pathlib import Path
 from prefect import Flow, flow, get_run_logger
 from prefect.schedules import Interval
 
+from innsyn.config import FLOW_OPTIONS
 from innsyn.intake.maildir import check_maildir, handle_maildir
 from innsyn.service_flows import ServiceSettings, check_policy
 
@@ -48,7 +49,7 @@ def poll(settings: ServiceSettings, maildir: Path) -> dict:
 def served_maildir_flow(settings: ServiceSettings, maildir: Path) -> Flow:
     maildir = maildir.resolve()
 
-    @flow(name="intake-maildir", log_prints=False)
+    @flow(name="intake-maildir", **FLOW_OPTIONS)
     def intake_maildir_in_service() -> dict:
         """Make a case or a triage entry of each new message in the service's Maildir."""
         return poll(settings, maildir)
@@ -56,7 +57,7 @@ def served_maildir_flow(settings: ServiceSettings, maildir: Path) -> Flow:
     return intake_maildir_in_service
 
 
-@flow(name="intake-maildir", log_prints=False)
+@flow(name="intake-maildir", **FLOW_OPTIONS)
 def intake_maildir_in_service() -> dict:
     """The same, with a worker's settings: its environment names the Maildir (INNSYN_MAILDIR)."""
     maildir = os.environ.get("INNSYN_MAILDIR")

@@ -28,7 +28,7 @@ from pypdf import PdfReader
 
 from innsyn import leak_gate
 from innsyn.case_documents import build_answer, released_values
-from innsyn.config import RunConfig
+from innsyn.config import FLOW_OPTIONS, RunConfig
 from innsyn.db import open_db
 from innsyn.files import move_into_place
 from innsyn.policy import DEFAULT_POLICY, load_policy
@@ -133,7 +133,7 @@ def take_parts(plan: Plan, config: RunConfig, school: str, folder: Path) -> None
 # ----------------------------------------------------------------------------- a worker's side
 
 
-@flow(name="render-part", log_prints=False)
+@flow(name="render-part", **FLOW_OPTIONS)
 def render_part(job: str) -> None:
     """Render one school's parts of a bulk answer from its snapshot in the exchange folder."""
     owner_only_by_default()
