@@ -147,3 +147,41 @@ def test_approval_of_a_bulk_case_reuses_the_public_parts_rendered_while_it_await
     assert "render_fronts" in task_run_names(approval.state_details.flow_run_id)
     public = pypdf.PdfReader(Path(two_schools.out) / "public" / case.case_id / "svar.pdf")
     assert squeeze(CANARY) not in squeeze("\n".join(page.extract_text() for page in public.pages))
+
+
+def test_case_wide_parts_read_once_give_the_same_answer(tmp_path: Path, con, register):
+    """A pool worker hands `build_answer` the case-wide parts it read once (counts, lists
+    withheld in full, flags, household notes): each school's answer is the one read from
+    scratch, holds that school's classes only, and its letter fields cover the whole case."""
+    from datetime import datetime
+
+    from innsyn.case_documents import build_answer, read_case_wide
+    from innsyn.clock import OSLO
+    from innsyn.policy import load_policy
+    from innsyn.resources import sql
+    from innsyn.screening import screen_case
+
+    from conftest import FIXED_NOW, open_case
+
+    register.school("S002", "Bjølsen skole")
+    register.klass("3A", school_id="S002", grade=3)
+    register.pupil("Åse", "Sæther")
+    register.pupil("Kanarifugl", "Hemmeligsen", class_id="S002-3A", protection="fortrolig")
+    register.pupil("Ánte", "Somby", class_id="S002-3A")
+    case_id = open_case(con, tmp_path, classes="all", school_id="all")
+    policy = load_policy()
+    screen_case(con, case_id, policy, datetime.fromisoformat(FIXED_NOW).astimezone(OSLO))
+    wide = read_case_wide(con, case_id, policy)
+    whole = build_answer(con, case_id, policy)
+    for school in ("S001", "S002"):
+        handed = build_answer(con, case_id, policy, school_id=school, case_wide=wide)
+        assert handed == build_answer(con, case_id, policy, school_id=school)
+        assert handed.classes and all(c.class_id.startswith(f"{school}-") for c in handed.classes)
+        assert (handed.outcome, handed.grounds, handed.flags, handed.rule_summaries) == (
+            whole.outcome, whole.grounds, whole.flags, whole.rule_summaries)
+        # the school's items only: the answer would be the same with every item read, only slower
+        items = con.execute(sql("case_answer_items"), {"case_id": case_id, "school_id": school}).fetchall()
+        assert items and {row[1] for row in items} == {c.class_id for c in handed.classes}
+    assert whole.outcome == "delvis_innvilget"  # the canary's values are withheld: case-wide counts see them
+    assert sum(len(build_answer(con, case_id, policy, school_id=s, case_wide=wide).classes)
+               for s in ("S001", "S002")) == len(whole.classes)
