@@ -47,8 +47,25 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 # run (module_seconds.json; a module not listed counts as a middling one): the two processes
 # then end within a short module of each other. Refresh the file when a module's time changes
 # much (sum `--durations=0`'s lines per module).
+#
+# Both processes share one Prefect server (prefect_test_server.py). The modules that register
+# `innsyn serve`'s deployments with it register the same names ("process-request", the weekly
+# report, the Maildir's poll), and a served run may be taken by whichever `innsyn serve` serves
+# that name: those modules go to one process as one unit, one after the other, as they did
+# when each process had a server of its own.
 MODULE_SECONDS = json.loads((Path(__file__).parent / "module_seconds.json").read_text())
 UNLISTED_MODULE_SECONDS = 20
+SERVED_DEPLOYMENTS_MODULES = {"test_serve.py", "test_served_parameters.py", "test_intake.py"}
+
+
+def _unit(module: str) -> str:
+    """What xdist hands to one process at a time: a module, or the served deployments' modules."""
+    return "served deployments" if module in SERVED_DEPLOYMENTS_MODULES else module
+
+
+def _unit_seconds(unit: str) -> float:
+    modules = SERVED_DEPLOYMENTS_MODULES if unit == "served deployments" else {unit}
+    return sum(MODULE_SECONDS.get(module, UNLISTED_MODULE_SECONDS) for module in modules)
 
 
 def pytest_configure(config):
@@ -57,8 +74,23 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    if hasattr(config, "workerinput"):  # the order the controlling process hands modules out
-        items.sort(key=lambda item: -MODULE_SECONDS.get(item.path.name, UNLISTED_MODULE_SECONDS))
+    if hasattr(config, "workerinput"):  # the order the controlling process hands units out
+        items.sort(key=lambda item: (-_unit_seconds(_unit(item.path.name)), _unit(item.path.name)))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadfile, with the served deployments' modules as one unit."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class LoadFileAndServedDeployments(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = super()._split_scope(nodeid)
+            return _unit(Path(module).name) if Path(module).name in SERVED_DEPLOYMENTS_MODULES else module
+
+    return LoadFileAndServedDeployments(config, log)
 
 
 @pytest.fixture(autouse=True)
@@ -262,10 +294,12 @@ def _shared_prefect_server(folder: Path):
     """The session's shared server as this process's Prefect API, as the test harness sets its
     own; its logs and events sent before this process ends (the server stays up for the others)."""
     from prefect.context import _temporary_global_settings_context, get_settings_context
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_DATABASE_CONNECTION_URL, temporary_settings
     from prefect.utilities.asyncutils import run_coro_as_sync
 
-    with temporary_settings(updates={PREFECT_API_URL: prefect_test_server.shared_api_url(folder)}):
+    server = prefect_test_server.shared_server(folder)
+    with temporary_settings(updates={PREFECT_API_URL: server["api_url"],
+                                     PREFECT_SERVER_DATABASE_CONNECTION_URL: server["database_url"]}):
         with _temporary_global_settings_context(get_settings_context()):
             yield
             run_coro_as_sync(_drain_prefect_workers())

@@ -54,9 +54,9 @@ def _start(folder: Path) -> dict:
     before = os.environ.get("PREFECT_SERVER_ANALYTICS_ENABLED")
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     port = _free_port()
+    database_url = f"sqlite+aiosqlite:///{folder / 'prefect-test.db'}"
     try:
-        with temporary_settings(updates={PREFECT_SERVER_DATABASE_CONNECTION_URL:
-                                         f"sqlite+aiosqlite:///{folder / 'prefect-test.db'}"}):
+        with temporary_settings(updates={PREFECT_SERVER_DATABASE_CONNECTION_URL: database_url}):
             server = SubprocessASGIServer(port=port)
             server.start(timeout=120)
     finally:
@@ -68,16 +68,17 @@ def _start(folder: Path) -> dict:
     # hand it to this process's own flows as their ephemeral server; neither, here.
     atexit.unregister(server.stop)
     SubprocessASGIServer._instances.pop(port, None)
-    return {"api_url": server.api_url, "pid": server.server_process.pid}
+    return {"api_url": server.api_url, "database_url": database_url, "pid": server.server_process.pid}
 
 
-def shared_api_url(folder: Path) -> str:
-    """The address of the session's server: started by the first process that asks."""
+def shared_server(folder: Path) -> dict:
+    """The session's server (started by the first process that asks): its API's address
+    (`api_url`) and its database's (`database_url`: a test reads what Prefect stored)."""
     with _locked(folder):
         address = folder / ADDRESS_FILE
         if not address.exists():
             address.write_text(json.dumps(_start(folder)))
-        return json.loads(address.read_text())["api_url"]
+        return json.loads(address.read_text())
 
 
 def stop(folder: Path) -> None:
