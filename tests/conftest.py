@@ -259,7 +259,8 @@ def open_case(con: duckdb.DuckDBPyConnection, folder: Path, classes: list[str] |
 def prefect_server(request):
     """One real (temporary) Prefect server for every in-process flow test of the session.
 
-    Under pytest-xdist every test process of the session shares one (prefect_test_server.py).
+    Under pytest-xdist with --dist loadfile (`make test`) the test processes share one
+    (prefect_test_server.py).
     """
     shared = getattr(request.config, "workerinput", {}).get(SHARED_SERVER_FOLDER)
     if shared is None:
@@ -326,8 +327,13 @@ SHARED_SERVER_FOLDER = "innsyn_prefect_server_folder"
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node):
-    """(xdist's controlling process) Every test process gets the folder of the shared server."""
+    """(xdist's controlling process) Every test process gets the folder of the shared server.
+
+    Only under --dist loadfile, where the modules of `innsyn serve` run one after another
+    (pytest_xdist_make_scheduler); other ways of spreading tests keep a server per process."""
     config = node.config
+    if config.getvalue("dist") != "loadfile":
+        return
     if not hasattr(config, "_innsyn_server_folder"):
         config._innsyn_server_folder = Path(tempfile.mkdtemp(prefix="innsyn-prefect-"))
     node.workerinput[SHARED_SERVER_FOLDER] = str(config._innsyn_server_folder)
