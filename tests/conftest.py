@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import inspect
 import itertools
 import json
 import os
@@ -24,6 +25,8 @@ from innsyn.clock import OSLO
 from innsyn.policy import Policy, load_policy
 from innsyn.screening import screen_case
 
+import prefect_test_server  # tests/, beside this file
+
 FIXED_NOW = "2026-11-24T10:00:00+01:00"
 
 # Property-based tests: a fast profile for every run, a long one for the nightly job
@@ -34,6 +37,60 @@ FIXED_NOW = "2026-11-24T10:00:00+01:00"
 settings.register_profile("default", max_examples=60, deadline=None, derandomize=True)
 settings.register_profile("nightly", max_examples=1000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+# ----------------------------------------------------------------------------- scheduling
+# `make test` runs the modules in two processes, a module at a time (xdist's --dist loadfile).
+# xdist by default hands out the modules with the most tests first, so a long module of one
+# test (the work pool, the faults) started last and ran on after the other process had ended.
+# Here the modules are handed out longest first instead, by the seconds each took in a full
+# run (module_seconds.json; a module not listed counts as a middling one): the two processes
+# then end within a short module of each other. Refresh the file when a module's time changes
+# much (sum `--durations=0`'s lines per module).
+#
+# Both processes share one Prefect server (prefect_test_server.py). The modules that register
+# `innsyn serve`'s deployments with it register the same names ("process-request", the weekly
+# report, the Maildir's poll), and a served run may be taken by whichever `innsyn serve` serves
+# that name: those modules go to one process as one unit, one after the other, as they did
+# when each process had a server of its own.
+MODULE_SECONDS = json.loads((Path(__file__).parent / "module_seconds.json").read_text())
+UNLISTED_MODULE_SECONDS = 20
+SERVED_DEPLOYMENTS_MODULES = {"test_serve.py", "test_served_parameters.py", "test_intake.py"}
+
+
+def _unit(module: str) -> str:
+    """What xdist hands to one process at a time: a module, or the served deployments' modules."""
+    return "served deployments" if module in SERVED_DEPLOYMENTS_MODULES else module
+
+
+def _unit_seconds(unit: str) -> float:
+    modules = SERVED_DEPLOYMENTS_MODULES if unit == "served deployments" else {unit}
+    return sum(MODULE_SECONDS.get(module, UNLISTED_MODULE_SECONDS) for module in modules)
+
+
+def pytest_configure(config):
+    if hasattr(config.option, "loadscopereorder"):  # xdist: the order below, not by test count
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(config, items):
+    if hasattr(config, "workerinput"):  # the order the controlling process hands units out
+        items.sort(key=lambda item: (-_unit_seconds(_unit(item.path.name)), _unit(item.path.name)))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadfile, with the served deployments' modules as one unit."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class LoadFileAndServedDeployments(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = super()._split_scope(nodeid)
+            return _unit(Path(module).name) if Path(module).name in SERVED_DEPLOYMENTS_MODULES else module
+
+    return LoadFileAndServedDeployments(config, log)
 
 
 @pytest.fixture(autouse=True)
@@ -199,8 +256,20 @@ def open_case(con: duckdb.DuckDBPyConnection, folder: Path, classes: list[str] |
 
 
 @pytest.fixture(scope="session")
-def prefect_server():
-    """One real (temporary) Prefect server for every in-process flow test of the session."""
+def prefect_server(request):
+    """One real (temporary) Prefect server for every in-process flow test of the session.
+
+    Under pytest-xdist with --dist loadfile (`make test`) the test processes share one
+    (prefect_test_server.py).
+    """
+    shared = getattr(request.config, "workerinput", {}).get(SHARED_SERVER_FOLDER)
+    if shared is None:
+        yield from _own_prefect_server()
+    else:
+        yield from _shared_prefect_server(Path(shared))
+
+
+def _own_prefect_server():
     from prefect.testing.utilities import prefect_test_harness
 
     # the server's own telemetry off, as `innsyn` does for the servers it starts: it would
@@ -220,6 +289,62 @@ def prefect_server():
         yield
     finally:
         harness.__exit__(None, None, None)
+
+
+def _shared_prefect_server(folder: Path):
+    """The session's shared server as this process's Prefect API, as the test harness sets its
+    own; its logs and events sent before this process ends (the server stays up for the others)."""
+    from prefect.context import _temporary_global_settings_context, get_settings_context
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_DATABASE_CONNECTION_URL, temporary_settings
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    server = prefect_test_server.shared_server(folder)
+    with temporary_settings(updates={PREFECT_API_URL: server["api_url"],
+                                     PREFECT_SERVER_DATABASE_CONNECTION_URL: server["database_url"]}):
+        with _temporary_global_settings_context(get_settings_context()):
+            yield
+            run_coro_as_sync(_drain_prefect_workers())
+
+
+async def _drain_prefect_workers():
+    """What Prefect's test harness does before it stops its server: logs and events sent."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    try:
+        drained = APILogWorker.instance().drain()
+        if inspect.isawaitable(drained):
+            await drained
+    except RuntimeError:  # no log was ever sent
+        pass
+    drained = EventsWorker.drain_all()
+    if inspect.isawaitable(drained):
+        await drained
+
+
+SHARED_SERVER_FOLDER = "innsyn_prefect_server_folder"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """(xdist's controlling process) Every test process gets the folder of the shared server.
+
+    Only under --dist loadfile, where the modules of `innsyn serve` run one after another
+    (pytest_xdist_make_scheduler); other ways of spreading tests keep a server per process."""
+    config = node.config
+    if config.getvalue("dist") != "loadfile":
+        return
+    if not hasattr(config, "_innsyn_server_folder"):
+        config._innsyn_server_folder = Path(tempfile.mkdtemp(prefix="innsyn-prefect-"))
+    node.workerinput[SHARED_SERVER_FOLDER] = str(config._innsyn_server_folder)
+
+
+def pytest_unconfigure(config):
+    """(xdist's controlling process) Every test process has ended: the shared server stops."""
+    folder = getattr(config, "_innsyn_server_folder", None)
+    if folder is not None:
+        prefect_test_server.stop(folder)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
