@@ -59,6 +59,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | $(PIP_NOISE)
 	$(BIN)/python -m pip install --quiet -e '.[test]' 2>&1 | $(PIP_NOISE)
+	@# pip compiles the packages it installs, not this editable one; where PYTHONDONTWRITEBYTECODE
+	@# is set (CI), every `innsyn` command would compile the package again (0.1 CPU s a command)
+	$(BIN)/python -m compileall -q flows
 	touch $(STAMP)
 
 check-system: $(STAMP)
