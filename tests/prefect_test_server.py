@@ -16,14 +16,14 @@ as it always did (conftest.py).
 from __future__ import annotations
 
 import atexit
-import fcntl
 import json
 import os
 import signal
 import socket
 import time
-from contextlib import contextmanager
 from pathlib import Path
+
+from innsyn.service.paths import exclusive
 
 ADDRESS_FILE = "server.json"
 
@@ -32,16 +32,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-@contextmanager
-def _locked(folder: Path):
-    with (folder / "lock").open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _start(folder: Path) -> dict:
@@ -74,7 +64,7 @@ def _start(folder: Path) -> dict:
 def shared_server(folder: Path) -> dict:
     """The session's server (started by the first process that asks): its API's address
     (`api_url`) and its database's (`database_url`: a test reads what Prefect stored)."""
-    with _locked(folder):
+    with exclusive(folder / "lock"):
         address = folder / ADDRESS_FILE
         if not address.exists():
             address.write_text(json.dumps(_start(folder)))

@@ -16,7 +16,6 @@ the service; the case desk): the service checks it again, in milliseconds.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
 import signal
@@ -178,17 +177,6 @@ def _send(path: Path, message: dict) -> dict | None:
 # ----------------------------------------------------------------------------- starting
 
 
-@contextmanager
-def _locked(path: Path):
-    """One command at a time starts a service: the others wait, then find it running."""
-    with open(path, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def _start(db: Path) -> bool:
     """Start the service for `db` in the background and wait until it listens; False (after a
     one-line warning) when it did not come up, and the command runs itself."""
@@ -197,7 +185,7 @@ def _start(db: Path) -> bool:
         print(f"innsyn: warning: {folder} is not private to this user: no background service", file=sys.stderr)
         return False
     sock = paths.socket_path(db)
-    with _locked(paths.lock_path(db)):
+    with paths.exclusive(paths.lock_path(db)):  # one command at a time starts a service
         if listening(sock):
             return True  # another command started it meanwhile
         log = paths.log_path(db)

@@ -8,11 +8,14 @@ user's Prefect server. Nothing here imports Prefect: the CLI reads it on its fas
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 #: Set to 0 to run every command in its own process; `running` to use a service only when
@@ -71,6 +74,18 @@ def log_path(db: Path) -> Path:
 
 def lock_path(db: Path) -> Path:
     return service_dir() / f"{db_key(db)}.lock"
+
+
+@contextmanager
+def exclusive(lock_file: Path) -> Iterator[None]:
+    """One process at a time in the block (a lock on `lock_file`, created if absent): the
+    others wait, then find what the first one started."""
+    with open(lock_file, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def server_file(suffix: str) -> Path:

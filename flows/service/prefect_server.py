@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from pathlib import Path
 
 from innsyn.service import paths
 
