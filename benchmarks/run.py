@@ -1232,7 +1232,10 @@ TARGET_FIXES = {
         "the service's CPU row says whether the flow got slower (renders, API round trips to the "
         "server) or the machine was busy (compare the load average)."),
     "service": (
-        "Read the CPU rows before the wall rows. Measured this session on a quiet machine (load 1.1-1.5): "
+        "Read the CPU rows before the wall rows: four runs of this section this session, each at load "
+        "1.1-1.5, gave warm process 1.17-1.52 s, warm approve 1.27-1.43 s and first call after boot "
+        "6.07-8.39 s, and the work alone in the benchmark's own process 0.39-0.59 s (the host's share "
+        "of the CPU varies by that much). Measured this session on a quiet machine (load 1.1-1.5): "
         "a warm one-class `innsyn process` is ≈ 0.08 CPU s in the command, which hands its command line "
         "to the service, and ≈ 0.15 s before the flow run is created; the flow run takes ≈ 0.9-1.0 s, of "
         "which render_whole ≈ 0.65 s: the review copy in a forked copy of the service (1A: 0.35-0.42 CPU s; "
