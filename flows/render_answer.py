@@ -174,39 +174,39 @@ def render_school(plan: Plan, school_id: str, config: RunConfig) -> bool:
     return False
 
 
-#: The last case's withheld values read in this process: (database, case, data hash) -> values.
-_withheld_read: dict[tuple[str, str, str], dict[str, str]] = {}
-#: ... and the case-wide parts of its answer: (database, case, data hash, policy) -> CaseWide.
-_case_wide_read: dict[tuple[str, str, str, str], CaseWide] = {}
+#: What a worker process read of the last case it rendered: (what, database, case, data hash,
+#: policy) -> the value. A pool worker renders many schools of one case.
+_read_for_case: dict[tuple, object] = {}
+
+
+def _once_per_case(what: str, config: RunConfig, plan: Plan, policy_sha256: str, read):
+    """`read()` once per worker process for this case and these decisions; its value after.
+
+    Keyed by the hash of the decisions (every item's id, value and decision) and the policy,
+    so a changed decision or policy reads again; only the last case is kept, in the worker's
+    memory, as it was for the length of each task."""
+    key = (what, str(config.db), plan.case_id, plan.data_hash, policy_sha256)
+    if key not in _read_for_case:
+        for old in [k for k in _read_for_case if k[0] == what]:
+            del _read_for_case[old]
+        _read_for_case[key] = read()
+    return _read_for_case[key]
 
 
 def _case_wide(con, config: RunConfig, plan: Plan, policy: Policy) -> CaseWide:
-    """The case-wide parts of the answer (innsyn.case_documents.CaseWide), read once per
-    worker process, as the withheld values are: every school's part needs the whole case's
-    counts, flags and household notes, ≈ 0.12 CPU s a school on a municipal case. Keyed by the
-    hash of the decisions and the policy, from which the counts, the lists withheld in full and
-    the flags follow; the household notes come from the same screening."""
-    key = (str(config.db), plan.case_id, plan.data_hash, policy.sha256)
-    if key not in _case_wide_read:
-        _case_wide_read.clear()
-        _case_wide_read[key] = read_case_wide(con, plan.case_id, policy)
-    return _case_wide_read[key]
+    """The case-wide parts of the answer (innsyn.case_documents.CaseWide): every school's part
+    needs the whole case's counts, flags and household notes, ≈ 0.12 CPU s a school on a
+    municipal case when each task read them."""
+    return _once_per_case("case wide", config, plan, policy.sha256,
+                          lambda: read_case_wide(con, plan.case_id, policy))
 
 
 def _case_withheld_values(con, config: RunConfig, plan: Plan) -> dict[str, str]:
-    """The case's withheld values (item id -> value), read once per worker process.
-
-    Every school's part is gated against every withheld value of the case, so each task read
-    the same few thousand values, 0.2 CPU s a school on a municipal case (a scan of the case's
-    decisions with a self-join): 40 CPU s of 201 schools. A pool worker runs many schools; it
-    keeps the last case's values, keyed by the hash of the decisions (which covers every item's
-    id, value and decision), so a changed decision reads them again. They stay in the worker's
-    memory, as they did for the length of each task."""
-    key = (str(config.db), plan.case_id, plan.data_hash)
-    if key not in _withheld_read:
-        _withheld_read.clear()
-        _withheld_read[key] = dict(con.execute(sql("case_withheld_values"), {"case_id": plan.case_id}).fetchall())
-    return _withheld_read[key]
+    """The case's withheld values (item id -> value): every school's part is gated against
+    every withheld value of the case, 0.2 CPU s a school on a municipal case (a scan of the
+    case's decisions with a self-join) when each task read them."""
+    return _once_per_case("withheld", config, plan, "", lambda: dict(
+        con.execute(sql("case_withheld_values"), {"case_id": plan.case_id}).fetchall()))
 
 
 def school_parts(folder: Path, plan: Plan, school_id: str) -> dict[str, Path]:
