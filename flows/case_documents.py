@@ -333,11 +333,6 @@ def _last_first(full_name: str) -> str:
 # ----------------------------------------------------------------------------- writing
 
 
-def write_review_copy(answer: Answer, paths: CasePaths) -> None:
-    with atomic_target(paths.review_pdf, private=True) as tmp:
-        render.render_review_pdf(answer, tmp)
-
-
 def write_redaction_log(con: duckdb.DuckDBPyConnection, case_id: str, paths: CasePaths) -> None:
     write_case_log(con, case_id, paths.redaction_log)
 

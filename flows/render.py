@@ -123,6 +123,21 @@ def environment() -> jinja2.Environment:
 
 
 @cache
+def code_fingerprint() -> str:
+    """A hash of the templates, the stylesheets and the code that renders them: a part of a
+    document kept between two runs of a case (the review copy's lists, innsyn.render_answer)
+    is used again only by the code that rendered it."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    package = Path(__file__).parent
+    for path in sorted([*TEMPLATES_DIR.rglob("*"), *package.glob("*.py")]):
+        if path.is_file():
+            digest.update(str(path.relative_to(path.parent.parent)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+@cache
 def _weasy():
     """WeasyPrint objects shared by every render in the process: the HTML class, fonts and
     parsed CSS."""
@@ -138,7 +153,8 @@ def _weasy():
             font_config=fonts,
             url_fetcher=_local_fetcher,
         )
-        for folder, name in (("svar", "svar"), ("intern", "intern"), ("felles", "del"))
+        for folder, name in (("svar", "svar"), ("intern", "intern"), ("felles", "del"),
+                             ("svar", "svar-forside"), ("intern", "intern-forside"))
     }
     return html_class, fonts, stylesheets
 
@@ -322,10 +338,15 @@ def _cyclic_gc_paused():
             gc.enable()
 
 
-def _write_pdf(html: str, stylesheet: str, path: Path, *, private: bool, part: bool = False) -> None:
-    """`part`: one school's lists of a bulk case, to be merged (felles/del.css)."""
+def _write_pdf(html: str, stylesheet: str, path: Path, *, front: bool, lists: bool, private: bool) -> None:
+    """A whole document, or a part of one to be merged: its lists (felles/del.css) or its
+    front, which counts its own pages (`{stylesheet}-forside.css`)."""
     html_class, fonts, stylesheets = _weasy()
-    sheets = [stylesheets[stylesheet], stylesheets["del"]] if part else [stylesheets[stylesheet]]
+    sheets = [stylesheets[stylesheet]]
+    if lists and not front:
+        sheets.append(stylesheets["del"])
+    elif front and not lists:
+        sheets.append(stylesheets[f"{stylesheet}-forside"])
     with _cyclic_gc_paused():
         document = html_class(
             string=html, base_url=str(TEMPLATES_DIR), url_fetcher=_local_fetcher
@@ -338,11 +359,11 @@ def _write_pdf(html: str, stylesheet: str, path: Path, *, private: bool, part: b
 def render_public_pdf(answer: Answer, path: Path, *, front: bool = True, lists: bool = True) -> None:
     """Write the public answer (PDF/A). Raises ValueError if any cell is withheld."""
     html = render_public_html(answer, front=front, lists=lists)
-    _write_pdf(html, "svar", path, private=False, part=not front and lists)
+    _write_pdf(html, "svar", path, front=front, lists=lists, private=False)
 
 
 def render_review_pdf(answer: Answer, path: Path, *, front: bool = True, lists: bool = True,
                       with_remarks: frozenset[str] | None = None) -> None:
     """Write the internal review copy (PDF/A, marked 'Unntatt offentlighet' on every page)."""
     html = render_review_html(answer, front=front, lists=lists, with_remarks=with_remarks)
-    _write_pdf(html, "intern", path, private=True, part=not front and lists)
+    _write_pdf(html, "intern", path, front=front, lists=lists, private=True)

@@ -34,9 +34,10 @@ from prefect.task_runners import ProcessPoolTaskRunner
 from pypdf import PdfReader, PdfWriter
 
 from innsyn import cases, clock, leak_gate, render
+from innsyn.answer import Answer
 from innsyn.case_documents import (
     CasePaths, CaseWide, build_answer, classes_with_remarks, public_answer, publish, read_case_wide, released_values,
-    write_redaction_log, write_review_copy,
+    write_redaction_log,
 )
 from innsyn.config import FLOW_OPTIONS, TASK_OPTIONS, RunConfig
 from innsyn.db import open_db, transaction
@@ -115,11 +116,76 @@ def render_whole(plan: Plan, config: RunConfig) -> None:
     paths = CasePaths.under(Path(config.out), plan.case_id)
     with open_db(config.db, read_only=True) as con:
         answer = build_answer(con, plan.case_id, policy, status_label=plan.status_label)
+    lists = _review_lists_part(config, plan, policy)
     if not plan.publish:
-        write_review_copy(answer, paths)
+        _drop_other_review_lists(paths, keep=lists)
+        with _rendered_beside(lambda: _render_review_lists(answer, lists), "the review copy's lists"):
+            front = _render_review_front(answer, paths, lists)
+        _write_review_copy(front, lists, paths)
         return
-    with _rendered_beside(lambda: write_review_copy(answer, paths), "the review copy"):
+    with _rendered_beside(lambda: _write_review_copy(_render_review_front(answer, paths, lists), lists, paths,
+                                                     answer=answer), "the review copy"):
         publish(answer, paths)
+    shutil.rmtree(paths.staging_dir, ignore_errors=True)  # released: nothing waits for another run
+
+
+# The review copy of a one-school case is its front (the case, flags, rules, the letter) and
+# its class lists, rendered apart and merged, as a bulk case's is. The lists are two thirds of
+# the work and the same on every run with the same decisions: rendered when the case is
+# screened, they wait in the private staging folder, and approval (which changes the front
+# only: who approved, when) merges them with a new front instead of laying them out again.
+
+
+def _review_lists_part(config: RunConfig, plan: Plan, policy: Policy) -> Path | None:
+    """Where the review copy's class lists wait between runs, named by the decisions (the
+    staging folder), the policy and the code that rendered them. None for a case released
+    without review: nothing in it was withheld or flagged, so its lists are the public
+    answer's, and the copy names them instead (as a bulk case does for its lists without
+    remarks)."""
+    if plan.publish and not plan.review_classes:
+        return None
+    key = f"{policy.sha256[:12]}-{render.code_fingerprint()[:12]}"
+    return staging_dir(config, plan) / "internal" / f"_lists-{key}.pdf"
+
+
+def _drop_other_review_lists(paths: CasePaths, keep: Path | None) -> None:
+    """Lists rendered for decisions since changed (a reviewer's release or withhold)."""
+    for old in paths.staging_dir.glob("*/internal/_lists-*.pdf"):
+        if old != keep:
+            old.unlink(missing_ok=True)
+
+
+def _render_review_lists(answer: Answer, lists: Path | None) -> None:
+    if lists is not None and not lists.exists():
+        with atomic_target(lists, private=True) as tmp:
+            render.render_review_pdf(answer, tmp, front=False)
+
+
+def _render_review_front(answer: Answer, paths: CasePaths, lists: Path | None) -> Path:
+    """The front, in the staging folder; without lists (None), the whole copy, which names the
+    classes instead (and counts its pages as a whole document does)."""
+    front = paths.staging_dir / "_review_front.pdf"
+    with atomic_target(front, private=True) as tmp:
+        if lists is None:
+            render.render_review_pdf(answer, tmp, with_remarks=frozenset())
+        else:
+            render.render_review_pdf(answer, tmp, lists=False)
+    return front
+
+
+def _write_review_copy(front: Path, lists: Path | None, paths: CasePaths, answer: Answer | None = None) -> None:
+    """The front and the lists merged into the case's review copy; `answer`: render the lists
+    first if no earlier run left them (an approval after the staging folder was removed)."""
+    if answer is not None:
+        _render_review_lists(answer, lists)
+    if lists is None:
+        move_into_place(front, paths.review_pdf, private=True)
+        return
+    with atomic_target(paths.review_pdf, private=True) as tmp:
+        pages = _merge([front, lists], tmp)
+        if len(PdfReader(tmp).pages) != pages:
+            raise RuntimeError("the merged review copy lost pages")
+    front.unlink(missing_ok=True)
 
 
 @contextmanager

@@ -8,7 +8,11 @@ conflict and a class thin enough to flag; the copy is read back with poppler:
 - flags and consent states are explained in bokmål, never shown as codes;
 - after a second reviewer confirms and the case is approved, the copy says who approved,
   on which date, and who confirmed;
-- no text runs past the page's margin (the rule table's last column once did).
+- no text runs past the page's margin (the rule table's last column once did);
+- the copy is its front (case, flags, rules, letter) and its lists, rendered apart: approval
+  merges the lists laid out when the case was screened with a new front, a changed decision
+  lays them out again, and a case released without review names its lists instead of
+  repeating what the public answer shows.
 """
 
 from __future__ import annotations
@@ -57,6 +61,29 @@ def squeezed(text: str) -> str:
 
 def review_copy(config: RunConfig, case_id: str) -> Path:
     return Path(config.out) / "internal" / case_id / "intern.pdf"
+
+
+def waiting_lists(config: RunConfig, case_id: str) -> list[Path]:
+    """The review copy's lists kept between runs of the case (private staging folder)."""
+    return sorted((Path(config.out) / ".staging" / case_id).glob("*/internal/_lists-*.pdf"))
+
+
+def plant(part: Path, marker: str) -> None:
+    """Replace a kept part with a stand-in that says `marker`: a copy shows it only if it
+    merged the part instead of laying the lists out again."""
+    import weasyprint
+
+    part.write_bytes(weasyprint.HTML(string=f"<p>{marker}</p>").write_pdf())
+
+
+def approve_as(config: RunConfig, case_id: str, reviewer: str = "Lise Jurist", changes=()) -> None:
+    policy = load_policy()
+    with open_db(config.db) as db:
+        if changes:
+            apply_changes(db, cases.find_case(db, case_id), list(changes), reviewer=reviewer,
+                          reason="Vurdert", policy=policy, now=clock.now())
+        approve(db, cases.find_case(db, case_id), reviewer=reviewer, reason=None, policy=policy, now=clock.now())
+    render_answer(case_id, config, approved_by=reviewer)
 
 
 def test_every_value_released_or_withheld_carries_its_item_id(prefect_server, case):
@@ -132,3 +159,59 @@ def test_no_column_runs_past_the_page_edge(prefect_server, case):
     pdf = review_copy(config, case_id)
     assert "Sammendrag per regel" in text_of(pdf)  # the rule table is in this copy
     assert words_past_the_margin(pdf) == []
+
+
+def test_the_front_counts_its_own_pages_and_each_list_page_names_its_class(prefect_server, case):
+    config, case_id = case
+    pages = text_of(review_copy(config, case_id)).split("\f")[:-1]
+    front = [page for page in pages if "Sammendrag, side" in page]
+    assert 0 < len(front) < len(pages)
+    for number, page in enumerate(front, start=1):
+        assert f"Sammendrag, side {number} av {len(front)}" in " ".join(page.split())
+    for page in pages[len(front):]:
+        assert "Klasseliste 5B – Sagene skole" in " ".join(page.split())
+
+
+def test_approval_merges_the_lists_laid_out_when_the_case_was_screened(prefect_server, case):
+    config, case_id = case
+    [part] = waiting_lists(config, case_id)
+    plant(part, "LISTENE-FRA-SCREENINGEN")
+    approve_as(config, case_id)
+    text = text_of(review_copy(config, case_id))
+    assert "LISTENE-FRA-SCREENINGEN" in text
+    assert "Godkjent av Lise Jurist" in text
+    assert not (Path(config.out) / ".staging" / case_id).exists()  # released: nothing is kept
+
+
+def test_a_changed_decision_lays_the_lists_out_again(prefect_server, case):
+    config, case_id = case
+    withheld_before = squeezed(text_of(review_copy(config, case_id))).count("Unntatt·")
+    [part] = waiting_lists(config, case_id)
+    plant(part, "LISTENE-FOR-GAMLE-VEDTAK")
+    with open_db(config.db, read_only=True) as db:
+        (released,) = db.execute("SELECT item_id FROM case_items WHERE case_id = ? AND decision = 'release' "
+                                 "AND field = 'email' ORDER BY item_id LIMIT 1", [case_id]).fetchone()
+    approve_as(config, case_id, changes=[ItemChange(item_id=released, decision="withhold", rule="fortrolig_adresse")])
+    text = squeezed(text_of(review_copy(config, case_id)))
+    assert "LISTENE-FOR-GAMLE-VEDTAK" not in text
+    assert released in text and text.count("Unntatt·") == withheld_before + 1
+
+
+def test_a_case_released_without_review_names_its_lists_and_does_not_repeat_them(prefect_server, tmp_path, con,
+                                                                                  register):
+    register.pupil("Åse", "Sæther", guardians=[{"guardian_id": "F1"}])
+    register.pupil("Per", "Berg", guardians=[{"guardian_id": "F2"}])
+    con.close()
+    write_request(tmp_path / "request.json")
+    config = RunConfig(db=str(tmp_path / "innsyn.duckdb"), out=str(tmp_path / "out"), actor="saksbehandler")
+    result = process_request(str(tmp_path / "request.json"), config)
+    assert result.status == "released"
+    public = " ".join(text_of(Path(config.out) / "public" / result.case_id / "svar.pdf").split())
+    copy = " ".join(text_of(review_copy(config, result.case_id)).split())
+    assert "Frigitt uten juridisk vurdering" in copy
+    assert "Klasselisten har ingen unntak eller merknader til juridisk vurdering" in copy
+    assert "Sagene skole: 5B" in copy
+    assert "Åse Sæther" in public and "Sæther" not in copy and "Berg" not in copy
+    pages = text_of(review_copy(config, result.case_id)).split("\f")[:-1]
+    assert f"Side {len(pages)} av {len(pages)}" in " ".join(pages[-1].split())  # a whole document
+    assert waiting_lists(config, result.case_id) == []
