@@ -1040,10 +1040,15 @@ def work_alone(db: Path, case_id: str, *, screen: bool, review_copy: bool = Fals
     from innsyn.case_documents import build_answer, public_answer
     from innsyn.db import open_db
     from innsyn.policy import load_policy
+    from innsyn.render_answer import _merge
     from innsyn.screening import screen_case
 
     policy = load_policy()
     pdf = db.parent / f"alone-{case_id}.pdf"
+    lists = db.parent / f"alone-{case_id}-lists.pdf"
+    if review_copy and not screen:  # kept from the case's screening (innsyn.render_answer): not timed
+        with open_db(db, read_only=True) as con:
+            render.render_review_pdf(build_answer(con, case_id, policy, status_label="benchmark"), lists, front=False)
     wall, cpu, cpu_children = time.perf_counter(), time.process_time(), children_cpu()
     with open_db(db) as con:
         if screen:
@@ -1052,8 +1057,14 @@ def work_alone(db: Path, case_id: str, *, screen: bool, review_copy: bool = Fals
     render.render_public_pdf(public_answer(answer), pdf)
     leak_gate.check_pdf(pdf, {c.item_id: c.value for c in answer.cells() if c.withheld},
                         [c.value for c in answer.cells() if not c.withheld])
-    if review_copy:
-        render.render_review_pdf(answer, db.parent / f"alone-{case_id}-intern.pdf")
+    if review_copy:  # as the command writes it
+        copy = db.parent / f"alone-{case_id}-intern.pdf"
+        if screen:  # a one-class case released without review (1A): the copy names its list
+            render.render_review_pdf(answer, copy, with_remarks=frozenset())
+        else:  # an approval: a new front, merged with the lists kept from the screening
+            front = db.parent / f"alone-{case_id}-front.pdf"
+            render.render_review_pdf(answer, front, lists=False)
+            _merge([front, lists], copy)
     return time.perf_counter() - wall, time.process_time() - cpu + children_cpu() - cpu_children
 
 

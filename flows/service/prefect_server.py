@@ -137,6 +137,53 @@ def _forget_state() -> None:
         paths.server_file("json").unlink(missing_ok=True)
 
 
+# Prefect checks its database's migrations at every start (alembic reads its hundreds of
+# migration scripts: 0.6-0.7 CPU s of a start of about 5, in front of the first command after
+# boot). The user's server notes when its own SQLite file was migrated by this Prefect version
+# and skips the check while that holds; a new Prefect, a new file or another database checks.
+
+
+def _database_file():
+    """The SQLite file the server will use, or None for any other database."""
+    from pathlib import Path
+
+    from prefect.settings import get_current_settings
+
+    url = get_current_settings().server.database.connection_url
+    url = url.get_secret_value() if url is not None else ""
+    prefix = "sqlite+aiosqlite:///"
+    return Path(url[len(prefix):]) if url.startswith(prefix) and "?" not in url else None
+
+
+def _migrated_marker():
+    """The note beside the server's SQLite database; None for another database (checked at
+    every start, as Prefect does)."""
+    database = _database_file()
+    return None if database is None else database.with_name(database.name + ".innsyn-migrated")
+
+
+def _migration_key() -> str:
+    """This Prefect version and the database file's identity (a new file is checked again)."""
+    from importlib.metadata import version
+
+    database = _database_file()
+    if database is None or not database.exists():
+        return ""
+    info = database.stat()
+    return f"prefect {version('prefect')} database {database} {info.st_dev}:{info.st_ino}"
+
+
+def _remember_migrated(api_url: str, marker) -> None:
+    """Once the API answers (its start-up ran the migrations), note it for the next start."""
+    try:
+        wait_until_healthy(api_url, timeout=600)
+    except RuntimeError:
+        return
+    key = _migration_key()
+    if key:
+        marker.write_text(key)
+
+
 def main() -> None:
     from innsyn.private import owner_only_by_default, private_prefect_home, prefect_home
 
@@ -163,6 +210,12 @@ def main() -> None:
         "stops": "when no innsyn service used it for the idle timeout, or with `innsyn stop`"})
     print(f"innsyn: Prefect server for {os.environ.get('USER', 'this user')} at {api_url}", flush=True)
     threading.Thread(target=_stop_when_unused, args=(api_url, idle), daemon=True).start()
+    migrated = _migrated_marker()
+    if migrated is not None:
+        if migrated.exists() and migrated.read_text() == _migration_key():
+            os.environ["PREFECT_API_DATABASE_MIGRATE_ON_START"] = "false"
+        else:
+            threading.Thread(target=_remember_migrated, args=(api_url, migrated), daemon=True).start()
     try:
         import uvicorn
         from prefect.server.api.server import create_app
