@@ -21,6 +21,7 @@ import os
 import shutil
 import sys
 import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -164,7 +165,7 @@ def _render_review_lists(answer: Answer, lists: Path | None) -> None:
 def _render_review_front(answer: Answer, paths: CasePaths, lists: Path | None) -> Path:
     """The front, in the staging folder; without lists (None), the whole copy, which names the
     classes instead (and counts its pages as a whole document does)."""
-    front = paths.staging_dir / "_review_front.pdf"
+    front = paths.staging_dir / f"_review_front-{uuid.uuid4().hex}.pdf"  # this run's, whatever else runs
     with atomic_target(front, private=True) as tmp:
         if lists is None:
             render.render_review_pdf(answer, tmp, with_remarks=frozenset())
