@@ -452,7 +452,6 @@ def review_rescreen(args: argparse.Namespace, db: Path, out: Path) -> dict:
     at review and its review copy is rendered again; the JSON's `rescreen` says what changed."""
     from innsyn import rescreen
     from innsyn.config import case_result
-    from innsyn.render_answer import render_answer
 
     row = _case_or_bad_input(db, args.case_id)
     config = _config(db, out, args.policy)
@@ -460,6 +459,10 @@ def review_rescreen(args: argparse.Namespace, db: Path, out: Path) -> dict:
     with open_db(db) as con:
         again = rescreen.rescreen(con, row, checked_policy(args.policy), clock.now(), actor=config.actor)
     if again.changed:
+        # imported only now: a case whose register gives the same decisions is answered
+        # without the seconds Prefect's and WeasyPrint's import take
+        from innsyn.render_answer import render_answer
+
         with foreground_run(_schools_of(db, row.case_id)):
             render_answer(row.case_id, config, publish=False)
         print(f"innsyn: case {row.case_id} was screened again ({again.summary()}): it waits for review",

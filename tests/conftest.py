@@ -432,6 +432,19 @@ def canary_case_awaiting_review(workdir: Path, prefect_api_url: str, request_id:
 
 
 
+def copy_of_case_folder(template: Path, workdir: Path) -> Path:
+    """`workdir` made a copy of a work folder the real CLI left (database, export, request,
+    out/), for a test that changes it: a module builds its case once (a command's start-up is
+    seconds of CPU) and each test gets the same state. The database's paths to the case's
+    documents (cases.review_pdf, cases.public_pdf, the only paths it keeps) are made the copy's,
+    so nothing a test does reaches the original."""
+    shutil.copytree(template, workdir, symlinks=True, dirs_exist_ok=True)
+    with innsyn_db.open_db(workdir / "innsyn.duckdb") as con:
+        con.execute("UPDATE cases SET review_pdf = replace(review_pdf, $old, $new), "
+                    "public_pdf = replace(public_pdf, $old, $new)", {"old": f"{template}/", "new": f"{workdir}/"})
+    return workdir
+
+
 def released_canary_case(workdir: Path, prefect_api_url: str, request_id: str) -> Path:
     """The canary case (above) approved by a reviewer with the real CLI: released, with graded
     households and an institution withheld. Returns the work folder."""

@@ -17,8 +17,9 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import pytest
 
-from conftest import canary_export, innsyn, pdf_text, squeeze, write_request
+from conftest import canary_case_awaiting_review, copy_of_case_folder, innsyn, pdf_text, squeeze
 
 CASE = "2026-7601"
 INSTITUTION_ADDRESS = "E2/F2/address"  # withheld by `institusjonsadresse`, no graded address
@@ -31,53 +32,56 @@ def state(workdir: Path) -> tuple[str, list[tuple[str, str]]]:
     return status, events
 
 
-def test_a_change_after_approval_needs_a_new_approval(tmp_path, prefect_api_url):
-    assert innsyn(tmp_path, prefect_api_url, "db", "import", str(canary_export(tmp_path / "export"))).returncode == 0
-    write_request(tmp_path / "request.json", request_id="2026/7601")
-    assert json.loads(innsyn(tmp_path, prefect_api_url, "process", "request.json").stdout)["status"] == "awaiting_review"
+@pytest.fixture(scope="module")
+def case_awaiting_review(tmp_path_factory, prefect_api_url) -> Path:
+    """The canary export imported and request 2026/7601 (5B) processed with the real CLI, once:
+    it waits for review. Each test changes a copy of it."""
+    return canary_case_awaiting_review(tmp_path_factory.mktemp("approval-void"), prefect_api_url, "2026/7601")
+
+
+def test_a_change_after_approval_needs_a_new_approval(tmp_path, case_awaiting_review, prefect_api_url):
+    workdir = copy_of_case_folder(case_awaiting_review, tmp_path / "case")
 
     # Lise approves; the release fails: the public folder is a file, not a folder
-    public = tmp_path / "out" / "public"
+    public = workdir / "out" / "public"
     shutil.rmtree(public, ignore_errors=True)
     public.write_text("not a folder")
-    failed = innsyn(tmp_path, prefect_api_url, "review", "approve", CASE, "--reviewer", "Lise Jurist")
+    failed = innsyn(workdir, prefect_api_url, "review", "approve", CASE, "--reviewer", "Lise Jurist")
     assert failed.returncode == 1, failed.stderr
-    assert state(tmp_path)[0] == "approved"
+    assert state(workdir)[0] == "approved"
     public.unlink()
 
     # Ola changes a decision after Lise's approval
-    changed = innsyn(tmp_path, prefect_api_url, "review", "release", CASE, INSTITUTION_ADDRESS,
+    changed = innsyn(workdir, prefect_api_url, "review", "release", CASE, INSTITUTION_ADDRESS,
                      "--reviewer", "Ola Jurist", "--reason", "Institusjonen er nedlagt")
     assert changed.returncode == 0, changed.stderr
     assert json.loads(changed.stdout)["status"] == "awaiting_review"
-    status, events = state(tmp_path)
+    status, events = state(workdir)
     assert status == "awaiting_review"
     assert events[-2:] == [("overridden", "Ola Jurist"), ("approval_voided", "Ola Jurist")]
 
     # re-running the request does not release it on Lise's approval
-    rerun = innsyn(tmp_path, prefect_api_url, "process", "request.json")
+    rerun = innsyn(workdir, prefect_api_url, "process", "request.json")
     assert rerun.returncode == 0, rerun.stderr
     assert json.loads(rerun.stdout)["status"] == "awaiting_review"
-    assert not (tmp_path / "out" / "public" / CASE / "svar.pdf").exists()
-    assert "released" not in [event for event, _ in state(tmp_path)[1]]
+    assert not (workdir / "out" / "public" / CASE / "svar.pdf").exists()
+    assert "released" not in [event for event, _ in state(workdir)[1]]
 
     # a new approval releases the changed decisions, credited to who approved them
-    approved = innsyn(tmp_path, prefect_api_url, "review", "approve", CASE, "--reviewer", "Lise Jurist")
+    approved = innsyn(workdir, prefect_api_url, "review", "approve", CASE, "--reviewer", "Lise Jurist")
     assert approved.returncode == 0, approved.stderr
     answer = json.loads(approved.stdout)
     assert answer["status"] == "released"
     assert squeeze("Thereses gt. 12b") in squeeze(pdf_text(Path(answer["public_pdf"])))
-    events = state(tmp_path)[1]
+    events = state(workdir)[1]
     assert [e for e in events if e[0] in ("approved", "approval_voided", "released")] == [
         ("approved", "Lise Jurist"), ("approval_voided", "Ola Jurist"),
         ("approved", "Lise Jurist"), ("released", "Lise Jurist")]
 
 
-def test_voiding_an_approval_is_only_for_approved_cases(tmp_path, prefect_api_url):
-    assert innsyn(tmp_path, prefect_api_url, "db", "import", str(canary_export(tmp_path / "export"))).returncode == 0
-    write_request(tmp_path / "request.json", request_id="2026/7601")
-    innsyn(tmp_path, prefect_api_url, "process", "request.json")
-    changed = innsyn(tmp_path, prefect_api_url, "review", "release", CASE, INSTITUTION_ADDRESS,
+def test_voiding_an_approval_is_only_for_approved_cases(tmp_path, case_awaiting_review, prefect_api_url):
+    workdir = copy_of_case_folder(case_awaiting_review, tmp_path / "case")
+    changed = innsyn(workdir, prefect_api_url, "review", "release", CASE, INSTITUTION_ADDRESS,
                      "--reviewer", "Ola Jurist", "--reason", "Institusjonen er nedlagt")
     assert changed.returncode == 0, changed.stderr
-    assert "approval_voided" not in [event for event, _ in state(tmp_path)[1]]
+    assert "approval_voided" not in [event for event, _ in state(workdir)[1]]

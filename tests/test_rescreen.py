@@ -21,16 +21,22 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import canary_case_awaiting_review, innsyn, pdf_text, squeeze
+from conftest import canary_case_awaiting_review, copy_of_case_folder, innsyn, pdf_text, squeeze
 
 CASE = "2026-7801"
 ASE = sorted(["E1/pupil_name", "E1/F1/guardian_name", "E1/F1/email", "E1/F1/phone", "E1/F1/address"])
 INSTITUTION_ADDRESS = "E2/F2/address"
 
 
+@pytest.fixture(scope="module")
+def case_awaiting_review(tmp_path_factory, prefect_api_url) -> Path:
+    """Built once with the real CLI; each test changes a copy of it."""
+    return canary_case_awaiting_review(tmp_path_factory.mktemp("rescreen"), prefect_api_url, "2026/7801")
+
+
 @pytest.fixture
-def case(tmp_path, prefect_api_url) -> Path:
-    return canary_case_awaiting_review(tmp_path, prefect_api_url, "2026/7801")
+def case(tmp_path, case_awaiting_review) -> Path:
+    return copy_of_case_folder(case_awaiting_review, tmp_path / "case")
 
 
 def grade_ase_strengt_fortrolig(workdir: Path, prefect_api_url: str) -> None:

@@ -18,7 +18,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import CANARIES, canary_case_awaiting_review, canary_export, innsyn, pdf_text, squeeze, write_request
+from conftest import (CANARIES, canary_case_awaiting_review, canary_export, copy_of_case_folder, innsyn, pdf_text,
+                      squeeze, write_request)
 
 CASE = "2026-7701"
 FORTROLIG_PUPIL = "E4/pupil_name"        # withheld by fortrolig_adresse
@@ -26,9 +27,15 @@ STRENGT_PUPIL = "E5/pupil_name"          # withheld by strengt_fortrolig_adresse
 INSTITUTION_ADDRESS = "E2/F2/address"    # withheld by institusjonsadresse
 
 
+@pytest.fixture(scope="module")
+def case_awaiting_review(tmp_path_factory, prefect_api_url) -> Path:
+    """Built once with the real CLI; each test changes a copy of it."""
+    return canary_case_awaiting_review(tmp_path_factory.mktemp("second-reviewer"), prefect_api_url, "2026/7701")
+
+
 @pytest.fixture
-def case(tmp_path, prefect_api_url) -> Path:
-    return canary_case_awaiting_review(tmp_path, prefect_api_url, "2026/7701")
+def case(tmp_path, case_awaiting_review) -> Path:
+    return copy_of_case_folder(case_awaiting_review, tmp_path / "case")
 
 
 def review(workdir: Path, prefect_api_url: str, *args: str):

@@ -8,27 +8,33 @@ Prefect task; a permanent one exits 1, records `send_failed` and leaves the case
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
-from conftest import CANARIES, canary_case_awaiting_review, released_canary_case, innsyn, pdf_text, squeeze
+from conftest import CANARIES, canary_case_awaiting_review, copy_of_case_folder, innsyn, pdf_text, squeeze
 from innsyn import db as innsyn_db
 from smtp_server import SmtpServer, free_port
 
 
 @pytest.fixture(scope="module")
-def released_case(tmp_path_factory, prefect_api_url) -> Path:
-    """The canary export's 5B, reviewed and released (graded households, an institution)."""
-    return released_canary_case(tmp_path_factory.mktemp("released"), prefect_api_url, "2026/5001")
+def case_awaiting_review(tmp_path_factory, prefect_api_url) -> Path:
+    """The canary export's 5B processed with the real CLI, once: it waits for review."""
+    return canary_case_awaiting_review(tmp_path_factory.mktemp("awaiting"), prefect_api_url, "2026/5001")
+
+
+@pytest.fixture(scope="module")
+def released_case(tmp_path_factory, case_awaiting_review, prefect_api_url) -> Path:
+    """That case reviewed and released (graded households, an institution)."""
+    workdir = copy_of_case_folder(case_awaiting_review, tmp_path_factory.mktemp("released") / "case")
+    approved = innsyn(workdir, prefect_api_url, "review", "approve", "2026-5001", "--reviewer", "Lise Jurist")
+    assert json.loads(approved.stdout)["status"] == "released", approved.stderr
+    return workdir
 
 
 @pytest.fixture
 def workdir(tmp_path: Path, released_case: Path) -> Path:
-    copy = tmp_path / "case"
-    shutil.copytree(released_case, copy, symlinks=True)
-    return copy
+    return copy_of_case_folder(released_case, tmp_path / "case")
 
 
 def send(workdir: Path, prefect_api_url: str, server: SmtpServer, security: str = "none", case: str = "2026-5001",
@@ -140,12 +146,12 @@ def test_starttls_with_the_servers_certificate(workdir, prefect_api_url, tmp_pat
     assert len(server.inbox.received) == 1
 
 
-def test_a_case_that_is_not_released_is_not_sent(tmp_path, prefect_api_url):
-    workdir = canary_case_awaiting_review(tmp_path, prefect_api_url, "2026/5002")
+def test_a_case_that_is_not_released_is_not_sent(tmp_path, case_awaiting_review, prefect_api_url):
+    workdir = copy_of_case_folder(case_awaiting_review, tmp_path / "case")
     with SmtpServer() as server:
-        result = send(workdir, prefect_api_url, server, case="2026-5002")
+        result = send(workdir, prefect_api_url, server)
     assert result.returncode == 2
-    assert "case 2026-5002 is awaiting_review, not released" in result.stderr
+    assert "case 2026-5001 is awaiting_review, not released" in result.stderr
     assert server.inbox.attempts == 0
 
 
@@ -155,16 +161,16 @@ def test_sending_in_the_clear_is_for_a_local_relay_only(workdir, prefect_api_url
     assert result.returncode == 2 and "INNSYN_SMTP_SECURITY=none is for a relay on this machine only" in result.stderr
 
 
-def test_when_configured_every_release_is_sent(tmp_path, prefect_api_url, monkeypatch):
-    workdir = canary_case_awaiting_review(tmp_path, prefect_api_url, "2026/5003")
+def test_when_configured_every_release_is_sent(tmp_path, case_awaiting_review, prefect_api_url, monkeypatch):
+    workdir = copy_of_case_folder(case_awaiting_review, tmp_path / "case")
     with SmtpServer() as server:
         for key, value in {**server.env("none"), "INNSYN_SEND_ON_RELEASE": "1"}.items():
             monkeypatch.setenv(key, value)
-        approved = innsyn(workdir, prefect_api_url, "review", "approve", "2026-5003", "--reviewer", "Lise Jurist")
-        again = innsyn(workdir, prefect_api_url, "send", "2026-5003")
+        approved = innsyn(workdir, prefect_api_url, "review", "approve", "2026-5001", "--reviewer", "Lise Jurist")
+        again = innsyn(workdir, prefect_api_url, "send", "2026-5001")
     assert approved.returncode == 0, approved.stderr
     case = json.loads(approved.stdout)
-    assert case["status"] == "released" and case["sent"]["message_id"].startswith("<innsyn.2026-5003.")
+    assert case["status"] == "released" and case["sent"]["message_id"].startswith("<innsyn.2026-5001.")
     assert json.loads(again.stdout)["already_sent"] is True
     assert len(server.inbox.received) == 1
 
