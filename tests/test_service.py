@@ -212,3 +212,34 @@ def test_without_a_prefect_api_the_user_gets_one_server_visible_and_idle_stopped
         time.sleep(0.5)
     assert not _running(service["pid"]) and not _running(server["pid"]), "outlived the idle timeout"
     assert not paths.server_file("json").exists()
+
+    # it noted that it migrated its database; the next start skips Prefect's check and works
+    from importlib.metadata import version
+
+    noted = (home / "prefect.db.innsyn-migrated").read_text()
+    assert noted.startswith(f"prefect {version('prefect')} database {home / 'prefect.db'} ")
+    write_request(workdir / "request.json", request_id="2026/8142")
+    again = run(workdir, None, "process", "request.json", PREFECT_HOME=str(home))
+    assert again.returncode == 0, again.stderr
+    assert (home / "prefect.db.innsyn-migrated").read_text() == noted
+
+
+def test_a_new_prefect_or_a_new_database_file_is_migrated_again(tmp_path, monkeypatch):
+    from innsyn.service import prefect_server
+
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path))
+    monkeypatch.delenv("PREFECT_API_DATABASE_CONNECTION_URL", raising=False)
+    database = tmp_path / "prefect.db"
+    assert prefect_server._migration_key() == ""  # no file yet: Prefect creates and migrates it
+    database.write_bytes(b"first")
+    first = prefect_server._migration_key()
+    assert first and prefect_server._migrated_marker() == tmp_path / "prefect.db.innsyn-migrated"
+    replaced = tmp_path / "replacement.db"
+    replaced.write_bytes(b"second")
+    replaced.replace(database)
+    assert prefect_server._migration_key() not in ("", first)
+    key = prefect_server._migration_key()
+    monkeypatch.setattr("importlib.metadata.version", lambda name: "99.0.0")
+    assert prefect_server._migration_key() != key
+    monkeypatch.setenv("PREFECT_API_DATABASE_CONNECTION_URL", "postgresql+asyncpg://u:p@localhost/prefect")
+    assert prefect_server._migrated_marker() is None  # another database: Prefect checks it every start

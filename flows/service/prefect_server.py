@@ -147,9 +147,9 @@ def _database_file():
     """The SQLite file the server will use, or None for any other database."""
     from pathlib import Path
 
-    from prefect.settings import get_current_settings
+    from prefect.settings import Settings
 
-    url = get_current_settings().server.database.connection_url
+    url = Settings().server.database.connection_url  # as the environment says now, not as first read
     url = url.get_secret_value() if url is not None else ""
     prefix = "sqlite+aiosqlite:///"
     return Path(url[len(prefix):]) if url.startswith(prefix) and "?" not in url else None
