@@ -47,7 +47,7 @@ def two_schools(tmp_path: Path, con, register) -> RunConfig:
 
 
 def task_run_names(flow_run_id) -> list[str]:
-    """The names of the task runs Prefect holds for one flow run ("render_school-3f2", ...)."""
+    """The names of the task runs Prefect holds for one flow run ("render_schools-3f2", ...)."""
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
@@ -143,7 +143,7 @@ def test_approval_of_a_bulk_case_reuses_the_public_parts_rendered_while_it_await
     approval = render_answer(case.case_id, two_schools, approved_by="Lise Jurist", return_state=True)
     assert released_event(two_schools)["schools_reused_from_earlier_run"] == 2
     # nothing left for the pool: no task run per school, and the fronts render in the flow itself
-    assert "render_school" not in task_run_names(approval.state_details.flow_run_id)
+    assert "render_schools" not in task_run_names(approval.state_details.flow_run_id)
     assert "render_fronts" in task_run_names(approval.state_details.flow_run_id)
     public = pypdf.PdfReader(Path(two_schools.out) / "public" / case.case_id / "svar.pdf")
     assert squeeze(CANARY) not in squeeze("\n".join(page.extract_text() for page in public.pages))
