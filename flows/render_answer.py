@@ -499,13 +499,13 @@ def _wait_with_progress(futures: list, pending: list[str], plan: Plan, config: R
             if config.progress:
                 _progress_bar(count, total, time.monotonic() - started)
 
-    reused = 0
-    for future in futures:  # in the order they were sent: the first batches end first
-        while not future.wrapped_future.done():
-            future.wait(poll_seconds)
-            show(sum(_school_done(staging, plan, school_id) for school_id in pending))
-        reused += future.result()  # a failed batch fails the case; finished parts stay for a re-run
-    show(total)
+    reused, waiting = 0, list(futures)
+    while waiting:
+        waiting[0].wait(poll_seconds)  # the first batches sent end first
+        for future in [future for future in waiting if future.wrapped_future.done()]:
+            reused += future.result()  # a failed batch fails the case at once; finished parts stay
+            waiting.remove(future)
+        show(total if not waiting else sum(_school_done(staging, plan, school_id) for school_id in pending))
     if config.progress:
         print(file=sys.stderr)
     return reused
