@@ -185,3 +185,16 @@ def test_case_wide_parts_read_once_give_the_same_answer(tmp_path: Path, con, reg
     assert whole.outcome == "delvis_innvilget"  # the canary's values are withheld: case-wide counts see them
     assert sum(len(build_answer(con, case_id, policy, school_id=s, case_wide=wide).classes)
                for s in ("S001", "S002")) == len(whole.classes)
+
+
+def test_schools_go_to_the_pool_in_batches_largest_first_every_school_once_in_order():
+    from innsyn.render_answer import batches
+
+    schools = [f"S{n:03d}" for n in range(201)]
+    cut = batches(schools, 2)
+    assert [school for batch in cut for school in batch] == schools   # each once, in the answer's order
+    sizes = [len(batch) for batch in cut]
+    assert sizes == sorted(sizes, reverse=True) and sizes[-1] == 1    # the workers finish together
+    assert len(cut) == 36                                             # not 201 task runs
+    assert batches(schools[:5], 2) == [(s,) for s in schools[:5]]     # a few schools: one task each
+    assert batches([], 2) == []
