@@ -194,6 +194,28 @@ def foreground_run(schools: int) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def users_prefect_server(schools: int) -> Iterator[None]:
+    """A bulk case's flow runs in the user's Prefect server, not in a temporary one.
+
+    A bulk case (several schools) renders in this command's own process, not in the
+    background service. Without PREFECT_API_URL, Prefect would start a temporary server for
+    the command, on a new PREFECT_HOME running its migrations first (10-15 s before the first
+    flow run, and again for the approval); the user's server (innsyn.service.prefect_server,
+    started if none runs, listed by `innsyn status`, idle-stopped) is there already, and this
+    command counts as its user while it runs. Entered before Prefect is imported: Prefect
+    reads PREFECT_API_URL once, at import, for every thread it starts (the process pool's
+    forwarder of its workers' events among them); where it was imported already, or with
+    INNSYN_USE_SERVICE=0, the command keeps Prefect's own way."""
+    if schools <= 1 or service.inside() or "prefect" in sys.modules:
+        yield
+        return
+    from innsyn.service.prefect_server import for_command
+
+    with for_command("bulk case"):
+        yield
+
+
 def process(file: Path, db: Path, out: Path, policy: Path | None, *, actor: str | None = None) -> dict:
     """`innsyn process FILE`; the case desk calls it too, with its signed-in account as `actor`
     (default: $INNSYN_USER, else the login name)."""
@@ -207,7 +229,8 @@ def process(file: Path, db: Path, out: Path, policy: Path | None, *, actor: str 
     elif service.inside():
         raise service.Declined("a request for several schools renders on every core of its own process")
     if result is None:
-        result = process_here(file, db, out, policy, schools, actor)
+        with users_prefect_server(schools):
+            result = process_here(file, db, out, policy, schools, actor)
     if result["unchanged"]:
         print(f"innsyn: case {result['case_id']} is already {result['status']}: nothing changed", file=sys.stderr)
     return send_on_release(result, db, out)
@@ -345,18 +368,22 @@ def review_approve_here(args: argparse.Namespace, db: Path, out: Path) -> dict:
             review.approve(con, row, reviewer=reviewer, reason=args.reason, policy=checked_policy(args.policy),
                            now=clock.now())
     except review.ReturnedToReview:
+        schools = _schools_of(db, row.case_id)
+        with users_prefect_server(schools):
+            from innsyn.render_answer import render_answer
+
+            # screened again against today's register: the reviewer needs the new review copy
+            with foreground_run(schools), _console_warnings_only():
+                render_answer(row.case_id, config, publish=False)
+        raise
+    schools = _schools_of(db, row.case_id)
+    with users_prefect_server(schools):
+        # imported once the approval stands: a refusal (four eyes, a second reviewer) exits 2
+        # without the seconds Prefect's import takes
         from innsyn.render_answer import render_answer
 
-        # screened again against today's register: the reviewer needs the new review copy
-        with foreground_run(_schools_of(db, row.case_id)), _console_warnings_only():
-            render_answer(row.case_id, config, publish=False)
-        raise
-    # imported once the approval stands: a refusal (four eyes, a second reviewer) exits 2
-    # without the seconds Prefect's import takes
-    from innsyn.render_answer import render_answer
-
-    with foreground_run(_schools_of(db, row.case_id)):
-        render_answer(row.case_id, config, approved_by=reviewer)
+        with foreground_run(schools):
+            render_answer(row.case_id, config, approved_by=reviewer)
     from innsyn.pool.paused import end_paused_runs
 
     end_paused_runs(row.case_id, reviewer)  # a run paused for this review ends: answered here

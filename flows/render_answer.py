@@ -29,7 +29,6 @@ from pathlib import Path
 
 from prefect import flow, get_client, get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
-from prefect.futures import as_completed
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.task_runners import ProcessPoolTaskRunner
 from pypdf import PdfReader, PdfWriter
@@ -220,7 +219,6 @@ def _render_in_child(render_document) -> None:
         os._exit(1)
 
 
-@task(**TASK_OPTIONS)
 def render_school(plan: Plan, school_id: str, config: RunConfig) -> bool:
     """One school's lists of a bulk case: the public part, gated, and the review part.
 
@@ -239,6 +237,32 @@ def render_school(plan: Plan, school_id: str, config: RunConfig) -> bool:
                             withheld=_case_withheld_values(con, config, plan),
                             case_wide=_case_wide(con, config, plan, policy))
     return False
+
+
+@task(**TASK_OPTIONS)
+def render_schools(plan: Plan, school_ids: tuple[str, ...], config: RunConfig) -> int:
+    """A batch of a bulk case's schools, one after the other (`render_school`); returns how
+    many of them an earlier run had already done.
+
+    Schools go to the pool in batches, not one task each: a task run costs its worker about
+    half a CPU second before the task's body starts (Prefect rebuilds its settings from the
+    environment, a new API client with its TLS context, the task run engine) and the flow's
+    process and the Prefect server more for its events; a municipal case's 201 task runs
+    spent a tenth of the whole case on that (`batches` says how they are cut)."""
+    return sum(render_school(plan, school_id, config) for school_id in school_ids)
+
+
+def batches(schools: list[str], workers: int) -> list[tuple[str, ...]]:
+    """`schools` in batches for `workers` pool workers, largest first: each batch takes a
+    quarter of a worker's share of what is left, so the batches shrink towards the end and
+    the workers finish together (the last ones are single schools). 201 schools on 2 workers
+    are 36 batches (25 schools the first, the last 15 one each); 20 schools 17; up to 9, one each."""
+    left, cut = list(schools), []
+    while left:
+        size = max(1, len(left) // (4 * max(1, workers)))
+        cut.append(tuple(left[:size]))
+        del left[:size]
+    return cut
 
 
 #: What a worker process read of the last case it rendered: (what, database, case, data hash,
@@ -418,44 +442,70 @@ def render_case(case_id: str, config: RunConfig, approved_by: str | None = None,
 
 
 def _render_schools_in_pool(plan: Plan, config: RunConfig) -> int:
-    """Render the schools whose parts are not in the staging folder yet, one task each in the
-    process pool, and the fronts (letter, review summary) beside them. Returns how many schools
-    an earlier run had already rendered.
+    """Render the schools whose parts are not in the staging folder yet, in batches in the
+    process pool (`render_schools`), and the fronts (letter, review summary) beside them.
+    Returns how many schools an earlier run had already rendered.
 
     A school already rendered is not sent to the pool at all. On approval of a case whose parts
-    were rendered while it awaited review that is every school: 201 task runs that would only
+    were rendered while it awaited review that is every school: task runs that would only
     find their files (each a round of Prefect bookkeeping in a worker and in the server) and two
     worker processes started for them. With nothing for the pool, the fronts render in the
     flow's own process.
     """
     staging = staging_dir(config, plan)
-    pending = [school_id for school_id in plan.schools
-               if not all(part.exists() for part in school_parts(staging, plan, school_id).values())]
+    pending = [school_id for school_id in plan.schools if not _school_done(staging, plan, school_id)]
     reused = len(plan.schools) - len(pending)
     if not pending:
         render_fronts(plan, config)
     else:
         fronts = render_fronts.submit(plan, config)
-        futures = [render_school.submit(plan, school_id, config) for school_id in pending]
-        reused += _wait_with_progress(futures, plan, config)
+        futures = [render_schools.submit(plan, batch, config) for batch in batches(pending, _pool_workers())]
+        reused += _wait_with_progress(futures, pending, plan, config)
         fronts.result()
     get_run_logger().info("case %s: %d schools rendered (%d from an earlier run)",
                           plan.case_id, len(plan.schools), reused)
     return reused
 
 
-def _wait_with_progress(futures: list, plan: Plan, config: RunConfig) -> int:
-    """Wait for every school sent to the pool, showing progress in Prefect and (from the CLI)
-    on stderr. Returns how many of them an earlier run had already rendered (a part that
-    appeared in the meantime)."""
-    total = len(futures)
+def _pool_workers() -> int:
+    """How many worker processes the flow's ProcessPoolTaskRunner() starts (its own default)."""
+    import multiprocessing
+
+    from prefect.settings import get_current_settings
+
+    return get_current_settings().tasks.runner.process_pool_max_workers or multiprocessing.cpu_count()
+
+
+def _school_done(staging: Path, plan: Plan, school_id: str) -> bool:
+    return all(part.exists() for part in school_parts(staging, plan, school_id).values())
+
+
+def _wait_with_progress(futures: list, pending: list[str], plan: Plan, config: RunConfig,
+                        poll_seconds: float = 1.0) -> int:
+    """Wait for every batch sent to the pool, showing progress by school in Prefect and (from
+    the CLI) on stderr: a school is done when its parts are in the staging folder. Returns how
+    many of the schools an earlier run had already rendered (a part that appeared in the
+    meantime). A failed batch fails the case; finished parts stay for a re-run."""
+    total = len(pending)
+    staging = staging_dir(config, plan)
     artifact = create_progress_artifact(0.0, key=None, description=f"Case {plan.case_id}: schools rendered")
-    started, reused = time.monotonic(), 0
-    for done, future in enumerate(as_completed(futures), start=1):
-        reused += future.result()  # a failed school fails the case; finished parts stay for a re-run
-        update_progress_artifact(artifact, 100.0 * done / total)
-        if config.progress:
-            _progress_bar(done, total, time.monotonic() - started)
+    started, shown = time.monotonic(), 0
+
+    def show(count: int) -> None:
+        nonlocal shown
+        if count != shown:
+            shown = count
+            update_progress_artifact(artifact, 100.0 * count / total)
+            if config.progress:
+                _progress_bar(count, total, time.monotonic() - started)
+
+    reused, waiting = 0, list(futures)
+    while waiting:
+        waiting[0].wait(poll_seconds)  # the first batches sent end first
+        for future in [future for future in waiting if future.wrapped_future.done()]:
+            reused += future.result()  # a failed batch fails the case at once; finished parts stay
+            waiting.remove(future)
+        show(total if not waiting else sum(_school_done(staging, plan, school_id) for school_id in pending))
     if config.progress:
         print(file=sys.stderr)
     return reused

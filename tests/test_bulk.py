@@ -47,7 +47,7 @@ def two_schools(tmp_path: Path, con, register) -> RunConfig:
 
 
 def task_run_names(flow_run_id) -> list[str]:
-    """The names of the task runs Prefect holds for one flow run ("render_school-3f2", ...)."""
+    """The names of the task runs Prefect holds for one flow run ("render_schools-3f2", ...)."""
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
@@ -143,7 +143,7 @@ def test_approval_of_a_bulk_case_reuses_the_public_parts_rendered_while_it_await
     approval = render_answer(case.case_id, two_schools, approved_by="Lise Jurist", return_state=True)
     assert released_event(two_schools)["schools_reused_from_earlier_run"] == 2
     # nothing left for the pool: no task run per school, and the fronts render in the flow itself
-    assert "render_school" not in task_run_names(approval.state_details.flow_run_id)
+    assert "render_schools" not in task_run_names(approval.state_details.flow_run_id)
     assert "render_fronts" in task_run_names(approval.state_details.flow_run_id)
     public = pypdf.PdfReader(Path(two_schools.out) / "public" / case.case_id / "svar.pdf")
     assert squeeze(CANARY) not in squeeze("\n".join(page.extract_text() for page in public.pages))
@@ -185,3 +185,16 @@ def test_case_wide_parts_read_once_give_the_same_answer(tmp_path: Path, con, reg
     assert whole.outcome == "delvis_innvilget"  # the canary's values are withheld: case-wide counts see them
     assert sum(len(build_answer(con, case_id, policy, school_id=s, case_wide=wide).classes)
                for s in ("S001", "S002")) == len(whole.classes)
+
+
+def test_schools_go_to_the_pool_in_batches_largest_first_every_school_once_in_order():
+    from innsyn.render_answer import batches
+
+    schools = [f"S{n:03d}" for n in range(201)]
+    cut = batches(schools, 2)
+    assert [school for batch in cut for school in batch] == schools   # each once, in the answer's order
+    sizes = [len(batch) for batch in cut]
+    assert sizes == sorted(sizes, reverse=True) and sizes[-1] == 1    # the workers finish together
+    assert len(cut) == 36                                             # not 201 task runs
+    assert batches(schools[:5], 2) == [(s,) for s in schools[:5]]     # a few schools: one task each
+    assert batches([], 2) == []

@@ -243,3 +243,52 @@ def test_a_new_prefect_or_a_new_database_file_is_migrated_again(tmp_path, monkey
     assert prefect_server._migration_key() != key
     monkeypatch.setenv("PREFECT_API_DATABASE_CONNECTION_URL", "postgresql+asyncpg://u:p@localhost/prefect")
     assert prefect_server._migrated_marker() is None  # another database: Prefect checks it every start
+
+
+def test_a_bulk_command_without_a_prefect_api_uses_the_users_server_and_counts_as_its_user(
+        tmp_path, services, monkeypatch):
+    """A bulk case renders in the command's own process, but its flow runs go to the user's
+    Prefect server (started by the command), not to a temporary server of the command's own:
+    `innsyn status` lists the command as the server's user while it runs, and the server
+    stops once the idle timeout has passed after the command ended."""
+    monkeypatch.setenv(paths.IDLE_SECONDS, "4")
+    made = run(tmp_path, None, "db", "demo-data", "--schools", "1", INNSYN_USE_SERVICE="0")
+    assert made.returncode == 0, made.stderr
+    write_request(tmp_path / "bulk.json", request_id="2026/8150", scope={"school_id": "all", "classes": "all"})
+    environment = {**innsyn_env(tmp_path, ""), "PREFECT_HOME": str(tmp_path / "prefect-home")}
+    environment.pop("PREFECT_API_URL")
+    command = subprocess.Popen([INNSYN, "process", "bulk.json"], cwd=tmp_path, env=environment,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, listed = time.monotonic() + 300, None
+        while listed is None and command.poll() is None and time.monotonic() < deadline:
+            server = status()["prefect_server"]
+            listed = next((c for c in (server or {}).get("commands", []) if c["pid"] == command.pid), None)
+            time.sleep(0.2)
+        out, err = command.communicate(timeout=600)
+    finally:
+        if command.poll() is None:
+            command.kill()
+    assert command.returncode == 0, err
+    assert listed and listed["command"] == "bulk case", "not listed by `innsyn status` while it ran"
+    assert "temporary server" not in err
+    assert json.loads(out.splitlines()[-1])["status"] == "awaiting_review"
+
+    server = paths.read_state(paths.server_file("json"))
+    assert listed["api_url"] == server["api_url"]
+    request = urllib.request.Request(f"{server['api_url']}/flow_runs/filter", data=b"{}", method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        runs = json.loads(response.read())
+    assert {"process-request", "render-answer"} <= {_flow_name(server, run_) for run_ in runs}
+    assert all(run_["state_type"] == "COMPLETED" for run_ in runs), runs
+    assert not list(services.glob("command-*.json"))  # the command no longer counts as a user
+    deadline = time.monotonic() + 90
+    while _running(server["pid"]) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not _running(server["pid"]), "outlived the idle timeout"
+
+
+def _flow_name(server: dict, flow_run: dict) -> str:
+    with urllib.request.urlopen(f"{server['api_url']}/flows/{flow_run['flow_id']}", timeout=30) as response:
+        return json.loads(response.read())["name"]

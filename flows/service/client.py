@@ -263,6 +263,10 @@ def status() -> dict:
     server = paths.read_state(paths.server_file("json"))
     if server and not paths.alive(server.get("pid"), SERVER_MARKER):
         server = None
+    if server:
+        from innsyn.service.prefect_server import commands_using
+
+        server["commands"] = commands_using(server.get("api_url"))  # bulk cases running in it now
     return {"service_dir": str(folder), "use_service": paths.use_service(),
             "idle_timeout_seconds": paths.idle_seconds(), "services": services, "prefect_server": server}
 

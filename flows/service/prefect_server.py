@@ -10,6 +10,12 @@ It stops by itself once no background service has used it for the idle timeout
 (INNSYN_SERVICE_IDLE_SECONDS), or with `innsyn stop`. A service registers as a user of the
 server under the server's lock, and the server decides to stop under the same lock, so a
 service never gets the address of a server that is about to stop.
+
+A command that renders a bulk case in its own process (`for_command`) uses the same server
+rather than a temporary one of its own (a temporary server on a new PREFECT_HOME runs
+Prefect's migrations first: 10-15 s before the first flow run, again for the approval). It
+registers as a user for as long as it runs (a state file named by its pid, which `innsyn
+status` lists), so the idle timeout counts from its end.
 """
 
 from __future__ import annotations
@@ -23,13 +29,17 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 
 from innsyn.service import paths
 
 MARKER = "innsyn.service.prefect_server"
 DAEMON_MARKER = "innsyn.service.daemon"
+#: What a command that uses the server has on its command line (`innsyn process ...`).
+COMMAND_MARKER = "innsyn"
 
 
 @contextmanager
@@ -80,6 +90,63 @@ def _start(timeout: float) -> dict:
     raise RuntimeError(f"the Prefect server did not start (see {log})")
 
 
+def command_state_path(pid: int | None = None) -> Path:
+    """The state file of a command that uses the server (its pid in the name)."""
+    return paths.service_dir() / f"command-{pid or os.getpid()}.json"
+
+
+def commands_using(api_url: str | None = None) -> list[dict]:
+    """The commands alive that use the server (at `api_url`, or any)."""
+    found = []
+    for state_file in paths.service_dir().glob("command-*.json"):
+        state = paths.read_state(state_file) or {}
+        if (api_url is None or state.get("api_url") == api_url) and paths.alive(state.get("pid"), COMMAND_MARKER):
+            found.append(state)
+    return found
+
+
+@contextmanager
+def for_command(what: str) -> Iterator[str | None]:
+    """The user's server for this command's flow runs, started if none runs (with
+    INNSYN_USE_SERVICE=running only one that runs already), and this command registered as its
+    user until the block ends; the API's address, set as PREFECT_API_URL meanwhile. None, and
+    nothing changed, where the command keeps Prefect's own way: PREFECT_API_URL names a server,
+    INNSYN_USE_SERVICE=0, or the service folder is not private to the user."""
+    mode = paths.use_service()
+    if os.environ.get("PREFECT_API_URL") or mode == "no" or not paths.private_folder(paths.service_dir(), create=True):
+        yield None
+        return
+    if mode == "running":
+        state = paths.read_state(paths.server_file("json"))
+        if not (state and paths.alive(state.get("pid"), MARKER)):
+            yield None
+            return
+    state_file = command_state_path()
+
+    def register(server: dict) -> None:
+        paths.write_state(state_file, {
+            "pid": os.getpid(), "api_url": server["api_url"], "command": what,
+            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+
+    try:
+        server = ensure_running(register)
+        api_url = server["api_url"]
+        wait_until_healthy(api_url, timeout=float(os.environ.get("INNSYN_SERVICE_START_TIMEOUT") or 300))
+        print(f"innsyn: flow runs in the Prefect server at {server.get('ui_url') or api_url} "
+              "(`innsyn status`, `innsyn stop`)", file=sys.stderr, flush=True)
+        before = os.environ.get("PREFECT_API_URL")
+        os.environ["PREFECT_API_URL"] = api_url
+        try:
+            yield api_url
+        finally:
+            if before is None:
+                os.environ.pop("PREFECT_API_URL", None)
+            else:
+                os.environ["PREFECT_API_URL"] = before
+    finally:
+        state_file.unlink(missing_ok=True)
+
+
 def wait_until_healthy(api_url: str, timeout: float) -> None:
     """Until the API answers /health (the server imports and migrates for a few seconds)."""
     import urllib.request
@@ -101,10 +168,10 @@ def wait_until_healthy(api_url: str, timeout: float) -> None:
 
 
 def _users(api_url: str) -> int:
-    """Background services alive that use this server."""
-    count = 0
+    """Background services and commands alive that use this server."""
+    count = len(commands_using(api_url))
     for state_file in paths.service_dir().glob("*.json"):
-        if state_file.name == paths.server_file("json").name:
+        if state_file.name == paths.server_file("json").name or state_file.name.startswith("command-"):
             continue
         state = paths.read_state(state_file) or {}
         if state.get("api_url") == api_url and paths.alive(state.get("pid"), DAEMON_MARKER):
@@ -126,7 +193,7 @@ def _stop_when_unused(api_url: str, idle: float) -> None:
             if not locked or _users(api_url):
                 continue  # a service is registering right now
             _forget_state()
-        print(f"innsyn: the Prefect server stops: no innsyn service used it for {idle:g} s", flush=True)
+        print(f"innsyn: the Prefect server stops: no innsyn service or command used it for {idle:g} s", flush=True)
         os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's own clean shutdown
         return
 
@@ -207,7 +274,7 @@ def main() -> None:
         "pid": os.getpid(), "api_url": api_url, "ui_url": f"http://127.0.0.1:{port}",
         "prefect_home": str(prefect_home()), "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "idle_timeout_seconds": idle, "log": str(paths.server_file("log")),
-        "stops": "when no innsyn service used it for the idle timeout, or with `innsyn stop`"})
+        "stops": "when no innsyn service or command used it for the idle timeout, or with `innsyn stop`"})
     print(f"innsyn: Prefect server for {os.environ.get('USER', 'this user')} at {api_url}", flush=True)
     threading.Thread(target=_stop_when_unused, args=(api_url, idle), daemon=True).start()
     migrated = _migrated_marker()
