@@ -44,11 +44,16 @@ def case(tmp_path: Path, con, register) -> tuple[RunConfig, str]:
     register.pupil("Åse", "Sæther", guardians=[{"guardian_id": "F2", "phone_unlisted": True}])
     register.pupil("Per", "Berg", guardians=[{"guardian_id": "F3"}])
     con.close()
-    write_request(tmp_path / "request.json")
-    config = RunConfig(db=str(tmp_path / "innsyn.duckdb"), out=str(tmp_path / "out"), actor="saksbehandler")
-    result = process_request(str(tmp_path / "request.json"), config)
+    config, result = processed(tmp_path)
     assert result.status == "awaiting_review"
     return config, result.case_id
+
+
+def processed(folder: Path):
+    """The register in `folder` asked for 5B and processed by a real flow run: (config, result)."""
+    write_request(folder / "request.json")
+    config = RunConfig(db=str(folder / "innsyn.duckdb"), out=str(folder / "out"), actor="saksbehandler")
+    return config, process_request(str(folder / "request.json"), config)
 
 
 def text_of(pdf: Path) -> str:
@@ -202,9 +207,7 @@ def test_a_case_released_without_review_names_its_lists_and_does_not_repeat_them
     register.pupil("Åse", "Sæther", guardians=[{"guardian_id": "F1"}])
     register.pupil("Per", "Berg", guardians=[{"guardian_id": "F2"}])
     con.close()
-    write_request(tmp_path / "request.json")
-    config = RunConfig(db=str(tmp_path / "innsyn.duckdb"), out=str(tmp_path / "out"), actor="saksbehandler")
-    result = process_request(str(tmp_path / "request.json"), config)
+    config, result = processed(tmp_path)
     assert result.status == "released"
     public = " ".join(text_of(Path(config.out) / "public" / result.case_id / "svar.pdf").split())
     copy = " ".join(text_of(review_copy(config, result.case_id)).split())
