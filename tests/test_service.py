@@ -241,6 +241,12 @@ def test_a_new_prefect_or_a_new_database_file_is_migrated_again(tmp_path, monkey
     key = prefect_server._migration_key()
     monkeypatch.setattr("importlib.metadata.version", lambda name: "99.0.0")
     assert prefect_server._migration_key() != key
+    marker = prefect_server._migrated_marker()
+    marker.write_text(prefect_server._migration_key())
+    assert prefect_server._migrated_already(marker)
+    monkeypatch.setenv("PREFECT_SERVER_DATABASE_MIGRATE_ON_START", "true")  # the user's own setting wins
+    assert not prefect_server._migrated_already(marker)
+    monkeypatch.delenv("PREFECT_SERVER_DATABASE_MIGRATE_ON_START")
     monkeypatch.setenv("PREFECT_API_DATABASE_CONNECTION_URL", "postgresql+asyncpg://u:p@localhost/prefect")
     assert prefect_server._migrated_marker() is None  # another database: Prefect checks it every start
 

@@ -240,6 +240,15 @@ def _migration_key() -> str:
     return f"prefect {version('prefect')} database {database} {info.st_dev}:{info.st_ino}"
 
 
+def _migrated_already(marker) -> bool:
+    """True when the note says this Prefect migrated this file, and the user has not said
+    whether to migrate at start (their setting wins, either way)."""
+    if any(name in os.environ for name in ("PREFECT_API_DATABASE_MIGRATE_ON_START",
+                                           "PREFECT_SERVER_DATABASE_MIGRATE_ON_START")):
+        return False
+    return marker is not None and marker.exists() and marker.read_text() == _migration_key()
+
+
 def _remember_migrated(api_url: str, marker) -> None:
     """Once the API answers (its start-up ran the migrations), note it for the next start."""
     try:
@@ -278,11 +287,10 @@ def main() -> None:
     print(f"innsyn: Prefect server for {os.environ.get('USER', 'this user')} at {api_url}", flush=True)
     threading.Thread(target=_stop_when_unused, args=(api_url, idle), daemon=True).start()
     migrated = _migrated_marker()
-    if migrated is not None:
-        if migrated.exists() and migrated.read_text() == _migration_key():
-            os.environ["PREFECT_API_DATABASE_MIGRATE_ON_START"] = "false"
-        else:
-            threading.Thread(target=_remember_migrated, args=(api_url, migrated), daemon=True).start()
+    if _migrated_already(migrated):
+        os.environ["PREFECT_API_DATABASE_MIGRATE_ON_START"] = "false"
+    elif migrated is not None:
+        threading.Thread(target=_remember_migrated, args=(api_url, migrated), daemon=True).start()
     try:
         import uvicorn
         from prefect.server.api.server import create_app
