@@ -230,19 +230,19 @@ def test_a_new_prefect_or_a_new_database_file_is_migrated_again(tmp_path, monkey
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path))
     monkeypatch.delenv("PREFECT_API_DATABASE_CONNECTION_URL", raising=False)
     database = tmp_path / "prefect.db"
-    assert prefect_server._migration_key() == ""  # no file yet: Prefect creates and migrates it
+    marker = prefect_server._migrated_marker()
+    assert prefect_server._migration_key(marker) == ""  # no file yet: Prefect creates and migrates it
     database.write_bytes(b"first")
-    first = prefect_server._migration_key()
-    assert first and prefect_server._migrated_marker() == tmp_path / "prefect.db.innsyn-migrated"
+    first = prefect_server._migration_key(marker)
+    assert first and marker == tmp_path / "prefect.db.innsyn-migrated"
     replaced = tmp_path / "replacement.db"
     replaced.write_bytes(b"second")
     replaced.replace(database)
-    assert prefect_server._migration_key() not in ("", first)
-    key = prefect_server._migration_key()
+    assert prefect_server._migration_key(marker) not in ("", first)
+    key = prefect_server._migration_key(marker)
     monkeypatch.setattr("importlib.metadata.version", lambda name: "99.0.0")
-    assert prefect_server._migration_key() != key
-    marker = prefect_server._migrated_marker()
-    marker.write_text(prefect_server._migration_key())
+    assert prefect_server._migration_key(marker) != key
+    marker.write_text(prefect_server._migration_key(marker))
     assert prefect_server._migrated_already(marker)
     monkeypatch.setenv("PREFECT_SERVER_DATABASE_MIGRATE_ON_START", "true")  # the user's own setting wins
     assert not prefect_server._migrated_already(marker)

@@ -28,8 +28,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -210,10 +209,11 @@ def _forget_state() -> None:
 # and skips the check while that holds; a new Prefect, a new file or another database checks.
 
 
-def _database_file():
-    """The SQLite file the server will use, or None for any other database."""
-    from pathlib import Path
+MIGRATED = ".innsyn-migrated"
 
+
+def _database_file() -> Path | None:
+    """The SQLite file the server will use, or None for any other database."""
     from prefect.settings import Settings
 
     url = Settings().server.database.connection_url  # as the environment says now, not as first read
@@ -222,19 +222,20 @@ def _database_file():
     return Path(url[len(prefix):]) if url.startswith(prefix) and "?" not in url else None
 
 
-def _migrated_marker():
+def _migrated_marker() -> Path | None:
     """The note beside the server's SQLite database; None for another database (checked at
     every start, as Prefect does)."""
     database = _database_file()
-    return None if database is None else database.with_name(database.name + ".innsyn-migrated")
+    return None if database is None else database.with_name(database.name + MIGRATED)
 
 
-def _migration_key() -> str:
-    """This Prefect version and the database file's identity (a new file is checked again)."""
+def _migration_key(marker: Path) -> str:
+    """This Prefect version and the identity of the database file `marker` notes (a new file
+    is checked again); empty while there is no file."""
     from importlib.metadata import version
 
-    database = _database_file()
-    if database is None or not database.exists():
+    database = marker.with_name(marker.name.removesuffix(MIGRATED))
+    if not database.exists():
         return ""
     info = database.stat()
     return f"prefect {version('prefect')} database {database} {info.st_dev}:{info.st_ino}"
@@ -246,7 +247,7 @@ def _migrated_already(marker) -> bool:
     if any(name in os.environ for name in ("PREFECT_API_DATABASE_MIGRATE_ON_START",
                                            "PREFECT_SERVER_DATABASE_MIGRATE_ON_START")):
         return False
-    return marker is not None and marker.exists() and marker.read_text() == _migration_key()
+    return marker is not None and marker.exists() and marker.read_text() == _migration_key(marker)
 
 
 def _remember_migrated(api_url: str, marker) -> None:
@@ -255,7 +256,7 @@ def _remember_migrated(api_url: str, marker) -> None:
         wait_until_healthy(api_url, timeout=600)
     except RuntimeError:
         return
-    key = _migration_key()
+    key = _migration_key(marker)
     if key:
         marker.write_text(key)
 
