@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import stat
 import subprocess
 import time
 import urllib.request
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -187,6 +189,7 @@ def test_a_service_started_from_other_code_makes_way_for_a_new_one(workdir, serv
 
 def test_without_a_prefect_api_the_user_gets_one_server_visible_and_idle_stopped(workdir, services, monkeypatch):
     monkeypatch.setenv(paths.IDLE_SECONDS, "4")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(workdir / "cache"))  # no migrated empty database kept yet
     home = workdir / "prefect-home"
     write_request(workdir / "request.json", request_id="2026/8141")
     processed = run(workdir, None, "process", "request.json", PREFECT_HOME=str(home))
@@ -222,6 +225,21 @@ def test_without_a_prefect_api_the_user_gets_one_server_visible_and_idle_stopped
     again = run(workdir, None, "process", "request.json", PREFECT_HOME=str(home))
     assert again.returncode == 0, again.stderr
     assert (home / "prefect.db.innsyn-migrated").read_text() == noted
+
+    # the first server kept its database, migrated and still empty; a new home starts from a copy
+    template = workdir / "cache" / "innsyn" / f"prefect-{version('prefect')}-empty.db"
+    assert stat.S_IMODE(template.stat().st_mode) == 0o600
+    with closing(sqlite3.connect(template)) as kept:
+        assert kept.execute("SELECT count(*) FROM flow_run").fetchone() == (0,)
+    assert run(workdir, None, "stop").returncode == 0
+    other = workdir / "another-home"
+    write_request(workdir / "request.json", request_id="2026/8143")
+    third = run(workdir, None, "process", "request.json", PREFECT_HOME=str(other))
+    assert third.returncode == 0, third.stderr
+    assert f"{other / 'prefect.db'} started as a copy of the migrated {template}" in \
+        paths.server_file("log").read_text()
+    assert (other / "prefect.db.innsyn-migrated").read_text().startswith(f"prefect {version('prefect')} ")
+    assert run(workdir, None, "stop").returncode == 0
 
 
 def test_a_new_prefect_or_a_new_database_file_is_migrated_again(tmp_path, monkeypatch):

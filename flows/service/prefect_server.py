@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -29,7 +30,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -205,8 +206,15 @@ def _forget_state() -> None:
 
 # Prefect checks its database's migrations at every start (alembic reads its hundreds of
 # migration scripts: 0.6-0.7 CPU s of a start of about 5, in front of the first command after
-# boot). The user's server notes when its own SQLite file was migrated by this Prefect version
-# and skips the check while that holds; a new Prefect, a new file or another database checks.
+# boot). The user's server migrates its SQLite file itself, before it serves, notes that this
+# Prefect version did so, and skips the check while that holds; a new Prefect, a new file or
+# another database checks.
+#
+# A new PREFECT_HOME has no database: migrating an empty one is 5 CPU s more (the first call
+# after boot with a new home, each bulk benchmark, the tests' servers). Every migrated empty
+# database of one Prefect version is the same, so the first server that migrates one keeps a
+# copy of it in the user's cache, before anything is written to it, and a server with a new
+# home starts from that copy instead.
 
 
 MIGRATED = ".innsyn-migrated"
@@ -241,24 +249,93 @@ def _migration_key(marker: Path) -> str:
     return f"prefect {version('prefect')} database {database} {info.st_dev}:{info.st_ino}"
 
 
+def _user_decides_migration() -> bool:
+    """The user said whether to migrate at start: their setting wins, either way."""
+    return any(name in os.environ for name in ("PREFECT_API_DATABASE_MIGRATE_ON_START",
+                                               "PREFECT_SERVER_DATABASE_MIGRATE_ON_START"))
+
+
 def _migrated_already(marker) -> bool:
     """True when the note says this Prefect migrated this file, and the user has not said
-    whether to migrate at start (their setting wins, either way)."""
-    if any(name in os.environ for name in ("PREFECT_API_DATABASE_MIGRATE_ON_START",
-                                           "PREFECT_SERVER_DATABASE_MIGRATE_ON_START")):
+    whether to migrate at start."""
+    if _user_decides_migration():
         return False
     return marker is not None and marker.exists() and marker.read_text() == _migration_key(marker)
 
 
-def _remember_migrated(api_url: str, marker) -> None:
-    """Once the API answers (its start-up ran the migrations), note it for the next start."""
+def template_file() -> Path:
+    """The migrated empty database of this Prefect version, in the user's cache."""
+    from importlib.metadata import version
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "innsyn"
+    return cache / f"prefect-{version('prefect')}-empty.db"
+
+
+def _started_from_template(database: Path) -> bool:
+    """Make the missing `database` a copy of the template; False where there is none (or
+    another process made the database meanwhile)."""
+    import sqlite3
+
+    template = template_file()
+    if database.exists() or not template.is_file():
+        return False
     try:
-        wait_until_healthy(api_url, timeout=600)
-    except RuntimeError:
+        with closing(sqlite3.connect(f"file:{template}?mode=ro", uri=True)) as check:
+            if check.execute("PRAGMA quick_check").fetchone() != ("ok",) or \
+                    not check.execute("SELECT version_num FROM alembic_version").fetchone():
+                return False
+    except sqlite3.Error:
+        return False
+    database.parent.mkdir(parents=True, exist_ok=True)
+    copy = database.with_name(f".{database.name}.{os.getpid()}.copy")
+    try:
+        shutil.copyfile(template, copy)
+        os.chmod(copy, 0o600)
+        os.link(copy, database)  # never over a database another process made meanwhile
+    except FileExistsError:
+        return False
+    finally:
+        copy.unlink(missing_ok=True)
+    return True
+
+
+def _migrate(database: Path) -> None:
+    """Prefect's own migration of the server's database (what its start-up would run), and
+    a copy for the template when the database was made just now, empty."""
+    import asyncio
+    import sqlite3
+
+    from prefect.server.database import provide_database_interface
+
+    new = not database.exists()
+    asyncio.run(provide_database_interface().create_db())
+    template = template_file()
+    if not new or template.exists():
         return
-    key = _migration_key(marker)
-    if key:
-        marker.write_text(key)
+    template.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    copy = template.with_name(f".{template.name}.{os.getpid()}.copy")
+    with closing(sqlite3.connect(database)) as source, closing(sqlite3.connect(copy)) as target:
+        source.backup(target)  # consistent, whatever Prefect's connections left in the journal
+        target.execute("PRAGMA journal_mode=DELETE")  # one file, no -wal or -shm beside it
+    os.chmod(copy, 0o600)
+    os.replace(copy, template)
+
+
+def _prepare_database() -> None:
+    """Before serving: start a new SQLite database from the template or migrate it, note
+    it, and tell Prefect's start-up not to check again. Another database, or a user who set
+    *_DATABASE_MIGRATE_ON_START, is left to Prefect's start-up, as it would be anyway."""
+    marker = _migrated_marker()
+    if marker is None or _user_decides_migration():
+        return
+    if not _migrated_already(marker):
+        database = marker.with_name(marker.name.removesuffix(MIGRATED))
+        if _started_from_template(database):
+            print(f"innsyn: {database} started as a copy of the migrated {template_file()}", flush=True)
+        else:
+            _migrate(database)
+        marker.write_text(_migration_key(marker))
+    os.environ["PREFECT_API_DATABASE_MIGRATE_ON_START"] = "false"
 
 
 def main() -> None:
@@ -287,12 +364,8 @@ def main() -> None:
         "stops": "when no innsyn service or command used it for the idle timeout, or with `innsyn stop`"})
     print(f"innsyn: Prefect server for {os.environ.get('USER', 'this user')} at {api_url}", flush=True)
     threading.Thread(target=_stop_when_unused, args=(api_url, idle), daemon=True).start()
-    migrated = _migrated_marker()
-    if _migrated_already(migrated):
-        os.environ["PREFECT_API_DATABASE_MIGRATE_ON_START"] = "false"
-    elif migrated is not None:
-        threading.Thread(target=_remember_migrated, args=(api_url, migrated), daemon=True).start()
     try:
+        _prepare_database()
         import uvicorn
         from prefect.server.api.server import create_app
 
