@@ -24,6 +24,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime
 from pathlib import Path
 
@@ -346,27 +347,40 @@ def render_fronts(plan: Plan, config: RunConfig) -> None:
 
 @task(**TASK_OPTIONS)
 def merge_parts(plan: Plan, config: RunConfig) -> None:
-    """Merge front + school parts; gate the merged file's metadata and bookmarks; publish."""
+    """Merge front + school parts; gate the merged file's metadata and bookmarks; publish.
+
+    On release there are two documents to merge, each a single-threaded pypdf job of seconds
+    (the 200-school answer: 7,700 pages, 10 s with its checks): the review copy is merged in
+    a forked copy of this process while this one merges the answer."""
     staging = staging_dir(config, plan)
-    paths = CasePaths.under(Path(config.out), plan.case_id)
     with open_db(config.db, read_only=True) as con:
         withheld = dict(con.execute(sql("case_withheld_values"), {"case_id": plan.case_id}).fetchall())
-    targets = {"internal": paths.review_pdf, "public": paths.public_pdf}
-    for kind in plan.kinds:
-        target, private = targets[kind], kind == "internal"
-        schools = plan.schools if kind == "public" else plan.review_schools
-        parts = [staging / kind / "_front.pdf", *(staging / kind / f"{s}.pdf" for s in schools)]
-        merged = staging / kind / "_merged.pdf"
-        with atomic_target(merged, private=True) as tmp:
-            pages = _merge(parts, tmp)
-        if len(PdfReader(merged).pages) != pages:
-            raise RuntimeError(f"case {plan.case_id}: the merged {kind} answer lost pages")
-        if kind == "public":
-            # every page's text was gated in its part; what merging adds is checked here
-            leak_gate.check_pdf(merged, withheld, page_text=False)
-        move_into_place(merged, target, private=private)
+    if plan.kinds == ("internal", "public"):
+        with _rendered_beside(partial(_merge_kind, plan, config, staging, "internal", withheld),
+                              "the merged review copy"):
+            _merge_kind(plan, config, staging, "public", withheld)
+    else:
+        for kind in plan.kinds:
+            _merge_kind(plan, config, staging, kind, withheld)
     if plan.publish:
-        shutil.rmtree(paths.staging_dir, ignore_errors=True)
+        shutil.rmtree(CasePaths.under(Path(config.out), plan.case_id).staging_dir, ignore_errors=True)
+
+
+def _merge_kind(plan: Plan, config: RunConfig, staging: Path, kind: str, withheld: dict[str, str]) -> None:
+    """Merge one document's parts, check it, and move it into place."""
+    paths = CasePaths.under(Path(config.out), plan.case_id)
+    target = {"internal": paths.review_pdf, "public": paths.public_pdf}[kind]
+    schools = plan.schools if kind == "public" else plan.review_schools
+    parts = [staging / kind / "_front.pdf", *(staging / kind / f"{s}.pdf" for s in schools)]
+    merged = staging / kind / "_merged.pdf"
+    with atomic_target(merged, private=True) as tmp:
+        pages = _merge(parts, tmp)
+    if len(PdfReader(merged).pages) != pages:
+        raise RuntimeError(f"case {plan.case_id}: the merged {kind} answer lost pages")
+    if kind == "public":
+        # every page's text was gated in its part; what merging adds is checked here
+        leak_gate.check_pdf(merged, withheld, page_text=False)
+    move_into_place(merged, target, private=kind == "internal")
 
 
 def _merge(parts: list[Path], target: Path) -> int:
