@@ -62,6 +62,8 @@ $(STAMP): pyproject.toml
 	@# pip compiles the packages it installs, not this editable one; where PYTHONDONTWRITEBYTECODE
 	@# is set (CI), every `innsyn` command would compile the package again (0.1 CPU s a command)
 	$(BIN)/python -m compileall -q flows
+	@# a new PREFECT_HOME then starts from a copy instead of migrating (5 CPU s a new home)
+	$(BIN)/python -m innsyn.service.prefect_server --keep-migrated-empty-database
 	touch $(STAMP)
 
 check-system: $(STAMP)

@@ -13,6 +13,7 @@ import os
 import sqlite3
 import stat
 import subprocess
+import sys
 import time
 import urllib.request
 from contextlib import closing
@@ -240,6 +241,25 @@ def test_without_a_prefect_api_the_user_gets_one_server_visible_and_idle_stopped
         paths.server_file("log").read_text()
     assert (other / "prefect.db.innsyn-migrated").read_text().startswith(f"prefect {version('prefect')} ")
     assert run(workdir, None, "stop").returncode == 0
+
+
+def test_make_keeps_a_migrated_empty_database_once(tmp_path):
+    # the Makefile's install step: a new home's first server then starts from a copy as well
+    from importlib.metadata import version
+
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    command = [sys.executable, "-m", "innsyn.service.prefect_server", "--keep-migrated-empty-database"]
+    made = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    template = tmp_path / "innsyn" / f"prefect-{version('prefect')}-empty.db"
+    assert made.returncode == 0 and made.stdout == f"innsyn: a migrated empty Prefect database is kept in {template}\n"
+    assert sorted(path.name for path in template.parent.iterdir()) == [template.name]  # no scratch left
+    assert stat.S_IMODE(template.stat().st_mode) == 0o600 and stat.S_IMODE(template.parent.stat().st_mode) == 0o700
+    with closing(sqlite3.connect(template)) as kept:
+        assert kept.execute("SELECT version_num FROM alembic_version").fetchone()
+        assert kept.execute("SELECT count(*) FROM flow_run").fetchone() == (0,)
+    built = template.stat().st_mtime_ns
+    assert subprocess.run(command, env=env, capture_output=True, timeout=300).returncode == 0
+    assert template.stat().st_mtime_ns == built  # kept, not built again
 
 
 def test_a_new_prefect_or_a_new_database_file_is_migrated_again(tmp_path, monkeypatch):

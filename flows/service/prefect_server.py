@@ -321,6 +321,23 @@ def _migrate(database: Path) -> None:
     os.replace(copy, template)
 
 
+def keep_migrated_empty_database() -> Path:
+    """Build the template now if there is none (`make` does, once per install: the first
+    server of a new home then starts from it too). Returns its path."""
+    template = template_file()
+    if template.exists():
+        return template
+    template.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    scratch = template.with_name(f".{template.stem}.{os.getpid()}.scratch.db")
+    os.environ["PREFECT_API_DATABASE_CONNECTION_URL"] = f"sqlite+aiosqlite:///{scratch}"
+    try:
+        _migrate(scratch)
+    finally:
+        for leftover in scratch.parent.glob(scratch.name + "*"):
+            leftover.unlink()
+    return template
+
+
 def _prepare_database() -> None:
     """Before serving: start a new SQLite database from the template or migrate it, note
     it, and tell Prefect's start-up not to check again. Another database, or a user who set
@@ -376,4 +393,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--keep-migrated-empty-database"]:
+        print(f"innsyn: a migrated empty Prefect database is kept in {keep_migrated_empty_database()}")
+    else:
+        main()
