@@ -568,6 +568,10 @@ def test_markup_expat_refuses_goes_to_the_html_parser(tmp_path, monkeypatch):
 
     assert render.parsed_as_xml("<html><head></head><body><p>a<br>b</p></body></html>") is None  # unclosed
     assert render.parsed_as_xml("<html><head></head><body><table><tr><td>x</td></tr></table></body></html>") is None
+    tabbed = make_answer()  # a school's name is an attribute (its bookmark): XML would make the tab a space
+    tabbed = replace(tabbed, classes=(replace(tabbed.classes[0], school_name="Sagene\tskole"), *tabbed.classes[1:]))
+    assert 'data-skole="Sagene\tskole"' in render_public_html(public_view(tabbed))
+    assert render.parsed_as_xml(render_public_html(public_view(tabbed))) is None
     answer = make_answer(pupil_name="Ola\x0bNordmann")  # a character XML forbids
     assert render.parsed_as_xml(render_public_html(public_view(answer))) is None
     render_public_pdf(public_view(answer), tmp_path / "svar.pdf")
