@@ -243,7 +243,7 @@ def test_without_a_prefect_api_the_user_gets_one_server_visible_and_idle_stopped
     assert run(workdir, None, "stop").returncode == 0
 
 
-def test_make_keeps_a_migrated_empty_database_once(tmp_path):
+def test_make_keeps_a_migrated_empty_database_once(tmp_path, monkeypatch):
     # the Makefile's install step: a new home's first server then starts from a copy as well
     from importlib.metadata import version
 
@@ -260,6 +260,21 @@ def test_make_keeps_a_migrated_empty_database_once(tmp_path):
     built = template.stat().st_mtime_ns
     assert subprocess.run(command, env=env, capture_output=True, timeout=300).returncode == 0
     assert template.stat().st_mtime_ns == built  # kept, not built again
+
+    # a new home starts as a copy of it, unless someone else could have written it, or it holds runs
+    from innsyn.service import prefect_server
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    home = tmp_path / "home"
+    assert prefect_server._started_from_template(home / "one.db")
+    assert stat.S_IMODE((home / "one.db").stat().st_mode) == 0o600
+    os.chmod(template, 0o620)  # group-writable: anyone in the group could have put it there
+    assert not prefect_server._started_from_template(home / "two.db") and not (home / "two.db").exists()
+    os.chmod(template, 0o600)
+    with closing(sqlite3.connect(template)) as planted:
+        planted.execute("INSERT INTO log (name, level, message, timestamp) VALUES ('x', 20, 'x', '2026-12-02')")
+        planted.commit()
+    assert not prefect_server._started_from_template(home / "three.db")  # not empty: not a template
 
 
 def test_a_new_prefect_or_a_new_database_file_is_migrated_again(tmp_path, monkeypatch):

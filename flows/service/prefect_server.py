@@ -277,12 +277,13 @@ def _started_from_template(database: Path) -> bool:
     import sqlite3
 
     template = template_file()
-    if database.exists() or not template.is_file():
+    if database.exists() or not template.is_file() or not _own_and_private(template):
         return False
     try:
         with closing(sqlite3.connect(f"file:{template}?mode=ro", uri=True)) as check:
             if check.execute("PRAGMA quick_check").fetchone() != ("ok",) or \
-                    not check.execute("SELECT version_num FROM alembic_version").fetchone():
+                    not check.execute("SELECT version_num FROM alembic_version").fetchone() or \
+                    not _empty(check):
                 return False
     except sqlite3.Error:
         return False
@@ -297,6 +298,22 @@ def _started_from_template(database: Path) -> bool:
     finally:
         copy.unlink(missing_ok=True)
     return True
+
+
+def _own_and_private(template: Path) -> bool:
+    """The template and its folder are this user's, and nobody else may write them: a file
+    another user could have put there is not copied into the user's Prefect home."""
+    for path in (template, template.parent):
+        info = path.stat()
+        if info.st_uid != os.getuid() or info.st_mode & 0o022:
+            return False
+    return True
+
+
+def _empty(connection) -> bool:
+    """No flow run, task run or log in the database (only Prefect's schema and defaults)."""
+    return all(connection.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
+               for table in ("flow_run", "task_run", "log"))
 
 
 def _migrate(database: Path) -> None:
@@ -317,8 +334,12 @@ def _migrate(database: Path) -> None:
     with closing(sqlite3.connect(database)) as source, closing(sqlite3.connect(copy)) as target:
         source.backup(target)  # consistent, whatever Prefect's connections left in the journal
         target.execute("PRAGMA journal_mode=DELETE")  # one file, no -wal or -shm beside it
+        kept = _empty(target)  # nothing else wrote to the new database meanwhile
     os.chmod(copy, 0o600)
-    os.replace(copy, template)
+    if kept:
+        os.replace(copy, template)
+    else:
+        copy.unlink()
 
 
 def keep_migrated_empty_database() -> Path:
