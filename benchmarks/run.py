@@ -1182,7 +1182,7 @@ def bench_service(report: Report, work: Path, repeats: int) -> None:
                f"{work_a:.2f} s wall, {median([c for _, c in approve_work]):.2f} s CPU")
     report.add(section, f"the work alone with the review copy too (all the command writes), one after the other: "
                f"process / approve, median of {repeats}", f"{all_p:.2f} / {all_a:.2f} s wall")
-    report.add(section, "the very first call on this PREFECT_HOME (Prefect's migrations, once)", f"{very_first:.2f} s")
+    report.add(section, "the very first call on this PREFECT_HOME (its database a copy of the migrated empty one, once)", f"{very_first:.2f} s")
     rows = [
         ("innsyn process, first call after boot (nothing runs), median of", firsts, (work_p, all_p), 8.0),
         ("innsyn process, 2nd+ call (the service it started), median of", later, (work_p, all_p), 2.0),
@@ -1231,19 +1231,19 @@ TARGET_FIXES = {
         "instead of HTML layout. A request for one class has no batch to share: its row is the "
         "letter and one list against the same HTML rendered naively."),
     "bulk": (
-        "Measured at load 1.3-1.9 (15:36 UTC, 2 Dec 2026): process 621.6 s wall, 1165 CPU s in the "
-        "command's tree (0.297 a class) and 29 s in the user's Prefect server; approve 21.7 s; 10.7 min "
-        "in all, from 11.9 min (process 681 s / 1281 CPU s, approve 35 s). What changed: schools go to "
-        "the process pool in batches (36 task runs for 201 schools instead of 201: a Prefect pool worker "
-        "spends ≈ 0.45 CPU s before each task's body, rebuilding settings, an API client and the task "
-        "engine), and both commands use the user's Prefect server instead of a temporary one each "
-        "(approve 35 -> 22 s). What remains is WeasyPrint: ≈ 85 % of the process step (layout ≈ 57 %, "
-        "drawing ≈ 19 %), of which the text is the cost (the same tables with every cell emptied render "
-        "63 % faster), and every CSS driver tried is within noise (benchmarks/README.md). Under 10 min "
-        "on 2 cores needs ≈ 0.27 CPU s a class in all, about 8 % less layout: a class list drawn without "
-        "HTML layout (pydyf), or a third core. Measured and not adopted: a faster `resolve_percentages`, "
-        "`overflow-wrap: break-word` in the review table, skipping the HTML parser, a faster merge, "
-        "gc.freeze in a worker, batches of a fixed 5 schools (all within noise)."),
+        "Met on 2 Dec 2026 in two runs: 599.3 s and 579.2 s (process 561.5 s wall, 1048 CPU s in the "
+        "command's tree, 0.267 a class, 19 s in the user's Prefect server; approve 17.7 s), from 643.3 s "
+        "(10.7 min) in the session before. What changed: WeasyPrint's pure-Python HTML parser replaced by "
+        "expat for our own well-formed markup (4-7 % of a school part's render), the user's Prefect server "
+        "on a new home started from a migrated empty database (11-12 -> 5-6 CPU s, before the first flow "
+        "run), and on release the review copy merged in a forked process while the answer merges (merge "
+        "14.8 s -> about 10). The margin is small and the host's speed varies by ±5-10 % between runs: "
+        "what remains is WeasyPrint, ≈ 85 % of the process step (layout ≈ 57 %, drawing ≈ 19 %), of "
+        "which the text is the cost (the same tables with every cell emptied render 63 % faster). A "
+        "larger margin needs a class list drawn without HTML layout (pydyf), or a third core. Measured "
+        "and not adopted: a faster `resolve_percentages`, `overflow-wrap: break-word` in the review "
+        "table, separate borders, no kerning or ligatures (2 % slower), gc.freeze in a worker, batches "
+        "of a fixed 5 schools (all within noise)."),
 
     "screening": (
         "Finding the markers reads the case's pupils and guardians once (a join of every guardian row with "
