@@ -1208,7 +1208,7 @@ def bench_service(report: Report, work: Path, repeats: int) -> None:
         "service: `--schools 1` demo data; every command a new `innsyn` process from the shell with no "
         "PREFECT_API_URL and its own service folder (INNSYN_SERVICE_DIR). 'First call after boot': `innsyn stop` "
         "before each (the service and the user's Prefect server stopped; the page cache stays warm, unlike a real "
-        "boot); the very first call on a new PREFECT_HOME is reported apart (Prefect's migrations). '2nd+': the "
+        "boot); the very first call on a new PREFECT_HOME is reported apart (its database copied from the migrated empty one `make` keeps). '2nd+': the "
         "calls right after; 'warm': the calls after those. Approve: each of N one-class cases (5B, awaiting "
         "review) approved once. 'The work alone': the same steps without Prefect or a new process in the "
         "benchmark's own process (warm), median of N, so each ratio is wall / work. CPU of the service from /proc.")
