@@ -227,20 +227,11 @@ def test_without_a_prefect_api_the_user_gets_one_server_visible_and_idle_stopped
     assert again.returncode == 0, again.stderr
     assert (home / "prefect.db.innsyn-migrated").read_text() == noted
 
-    # the first server kept its database, migrated and still empty; a new home starts from a copy
+    # the first server kept its new database, migrated and still empty, for the next new home
     template = workdir / "cache" / "innsyn" / f"prefect-{version('prefect')}-empty.db"
     assert stat.S_IMODE(template.stat().st_mode) == 0o600
     with closing(sqlite3.connect(template)) as kept:
         assert kept.execute("SELECT count(*) FROM flow_run").fetchone() == (0,)
-    assert run(workdir, None, "stop").returncode == 0
-    other = workdir / "another-home"
-    write_request(workdir / "request.json", request_id="2026/8143")
-    third = run(workdir, None, "process", "request.json", PREFECT_HOME=str(other))
-    assert third.returncode == 0, third.stderr
-    assert f"{other / 'prefect.db'} started as a copy of the migrated {template}" in \
-        paths.server_file("log").read_text()
-    assert (other / "prefect.db.innsyn-migrated").read_text().startswith(f"prefect {version('prefect')} ")
-    assert run(workdir, None, "stop").returncode == 0
 
 
 def test_make_keeps_a_migrated_empty_database_once(tmp_path, monkeypatch):
@@ -271,6 +262,27 @@ def test_make_keeps_a_migrated_empty_database_once(tmp_path, monkeypatch):
     os.chmod(template, 0o620)  # group-writable: anyone in the group could have put it there
     assert not prefect_server._started_from_template(home / "two.db") and not (home / "two.db").exists()
     os.chmod(template, 0o600)
+
+    # the user's Prefect server with a new home starts from it, and serves
+    server_env = {key: value for key, value in env.items() if key != "PREFECT_API_URL"}
+    server_env.update(PREFECT_HOME=str(tmp_path / "new-home"), INNSYN_SERVICE_DIR=str(tmp_path / "service"))
+    (tmp_path / "service").mkdir(mode=0o700)
+    with (tmp_path / "server.log").open("w") as log:
+        server = subprocess.Popen([sys.executable, "-m", "innsyn.service.prefect_server"], env=server_env,
+                                  stdout=log, stderr=subprocess.STDOUT)
+    try:
+        state = tmp_path / "service" / "prefect-server.json"
+        deadline = time.monotonic() + 120
+        while not state.exists() and time.monotonic() < deadline and server.poll() is None:
+            time.sleep(0.1)
+        prefect_server.wait_until_healthy(json.loads(state.read_text())["api_url"], timeout=120)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    new_home = tmp_path / "new-home" / "prefect.db"
+    assert f"{new_home} started as a copy of the migrated {template}" in (tmp_path / "server.log").read_text()
+    assert (tmp_path / "new-home" / "prefect.db.innsyn-migrated").read_text().startswith(f"prefect {version('prefect')} ")
+
     with closing(sqlite3.connect(template)) as planted:
         planted.execute("INSERT INTO log (name, level, message, timestamp) VALUES ('x', 20, 'x', '2026-12-02')")
         planted.commit()
