@@ -24,8 +24,8 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from prefect import flow, get_client, get_run_logger, task
