@@ -19,13 +19,13 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import shutil
 import signal
 import socket
 import time
 from pathlib import Path
 
 from innsyn.service.paths import exclusive
+from innsyn.service.prefect_server import started_from_template
 
 ADDRESS_FILE = "server.json"
 
@@ -48,9 +48,9 @@ def _start(folder: Path) -> dict:
     port = _free_port()
     database = folder / "prefect-test.db"
     database_url = f"sqlite+aiosqlite:///{database}"
-    # the migrated empty database innsyn's own Prefect servers keep (prefect_server.template_file):
-    # Prefect then only checks the migrations at start, 5 CPU s less in front of the first test
-    _copy_of_migrated_empty_database(database)
+    # a copy of the migrated empty database innsyn's own Prefect servers start from (with the same
+    # checks): Prefect then only checks the migrations at start, 5 CPU s less before the first test
+    started_from_template(database)
     try:
         with temporary_settings(updates={PREFECT_SERVER_DATABASE_CONNECTION_URL: database_url}):
             server = SubprocessASGIServer(port=port)
@@ -65,14 +65,6 @@ def _start(folder: Path) -> dict:
     atexit.unregister(server.stop)
     SubprocessASGIServer._instances.pop(port, None)
     return {"api_url": server.api_url, "database_url": database_url, "pid": server.server_process.pid}
-
-
-def _copy_of_migrated_empty_database(database: Path) -> None:
-    from innsyn.service.prefect_server import template_file
-
-    template = template_file()
-    if template.is_file() and not database.exists():
-        shutil.copyfile(template, database)
 
 
 def shared_server(folder: Path) -> dict:

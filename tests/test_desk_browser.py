@@ -109,13 +109,27 @@ def sign_in(driver, url: str, name: str) -> None:
 
 def click_and_wait(driver, element) -> None:
     """Click what submits a form and wait until the answer has replaced the page."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     page = driver.find_element(By.TAG_NAME, "html")
+
+    def replaced(_) -> bool:
+        try:
+            page.is_enabled()
+            return False
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as error:
+            # Chrome asked about the old page mid-navigation: its node has left the document
+            # already (seen once in a full run as "unhandled inspector error"), which is replaced
+            if "does not belong to the document" in str(error):
+                return True
+            raise
+
     element.click()
-    WebDriverWait(driver, 600).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 600).until(replaced)
     WebDriverWait(driver, 60).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 

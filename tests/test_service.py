@@ -257,10 +257,10 @@ def test_make_keeps_a_migrated_empty_database_once(tmp_path, monkeypatch):
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     home = tmp_path / "home"
-    assert prefect_server._started_from_template(home / "one.db")
+    assert prefect_server.started_from_template(home / "one.db")
     assert stat.S_IMODE((home / "one.db").stat().st_mode) == 0o600
     os.chmod(template, 0o620)  # group-writable: anyone in the group could have put it there
-    assert not prefect_server._started_from_template(home / "two.db") and not (home / "two.db").exists()
+    assert not prefect_server.started_from_template(home / "two.db") and not (home / "two.db").exists()
     os.chmod(template, 0o600)
 
     # the user's Prefect server with a new home starts from it, and serves
@@ -286,7 +286,7 @@ def test_make_keeps_a_migrated_empty_database_once(tmp_path, monkeypatch):
     with closing(sqlite3.connect(template)) as planted:
         planted.execute("INSERT INTO log (name, level, message, timestamp) VALUES ('x', 20, 'x', '2026-12-02')")
         planted.commit()
-    assert not prefect_server._started_from_template(home / "three.db")  # not empty: not a template
+    assert not prefect_server.started_from_template(home / "three.db")  # not empty: not a template
 
 
 def test_a_new_prefect_or_a_new_database_file_is_migrated_again(tmp_path, monkeypatch):

@@ -271,7 +271,7 @@ def template_file() -> Path:
     return cache / f"prefect-{version('prefect')}-empty.db"
 
 
-def _started_from_template(database: Path) -> bool:
+def started_from_template(database: Path) -> bool:
     """Make the missing `database` a copy of the template; False where there is none (or
     another process made the database meanwhile)."""
     import sqlite3
@@ -368,7 +368,7 @@ def _prepare_database() -> None:
         return
     if not _migrated_already(marker):
         database = marker.with_name(marker.name.removesuffix(MIGRATED))
-        if _started_from_template(database):
+        if started_from_template(database):
             print(f"innsyn: {database} started as a copy of the migrated {template_file()}", flush=True)
         else:
             _migrate(database)
