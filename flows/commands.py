@@ -386,7 +386,7 @@ def review_approve_here(args: argparse.Namespace, db: Path, out: Path) -> dict:
             render_answer(row.case_id, config, approved_by=reviewer)
     from innsyn.pool.paused import end_paused_runs
 
-    end_paused_runs(row.case_id, reviewer)  # a run paused for this review ends: answered here
+    end_paused_runs(row.case_id, db, reviewer)  # a run paused for this review ends: answered here
     return send_on_release(case_result(config, row.case_id).model_dump(), db, out)
 
 

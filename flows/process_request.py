@@ -162,7 +162,7 @@ def wait_for_reviewer(case_id: str, summary: ScreeningSummary, config: RunConfig
         f"identification are named in the review copy, {paths.review_pdf}. Give item ids from it to "
         "release or withhold values; a change needs a reason."
     )
-    tag_this_run(case_id)  # so `innsyn review approve` finds this pause (innsyn.pool.paused)
+    tag_this_run(case_id, config.db)  # so `innsyn review approve` finds this pause (innsyn.pool.paused)
     try:
         return pause_flow_run(
             wait_for_input=ReviewInput.with_initial_data(description=description, approve=False, reviewer="", reason=""),

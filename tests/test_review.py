@@ -121,11 +121,12 @@ def test_the_flow_pauses_for_a_typed_review_and_resumes_through_the_api(prefect_
 
 def test_a_case_approved_from_the_command_line_ends_the_run_paused_for_it(prefect_api_url, case_files, tmp_path):
     """The Prefect form and `innsyn review approve` answer the same pause: approved from the
-    command line, the paused run resumes, finds the case released, and completes."""
+    command line, the paused run resumes, finds the case released, and completes. Only this
+    database's run: another database's case 2026-1234 has a pause of its own."""
     import subprocess
 
     from conftest import INNSYN, innsyn_env
-    from innsyn.pool.paused import case_tag
+    from innsyn.pool.paused import case_tag, end_paused_runs
 
     config = case_files.model_copy(update={"pause_for_review": True, "review_poll_seconds": 1,
                                            "review_timeout_seconds": 300})
@@ -133,7 +134,9 @@ def test_a_case_approved_from_the_command_line_ends_the_run_paused_for_it(prefec
     runner = threading.Thread(
         target=lambda: outcome.update(result=process_request(str(tmp_path / "request.json"), config)))
     runner.start()
-    paused = wait_for_paused_run(tag=case_tag("2026-1234"))  # how the command finds it: an id, nothing personal
+    paused = wait_for_paused_run(tag=case_tag("2026-1234", config.db))  # how the command finds it: ids, nothing personal
+    # case ids are per database: approving 2026-1234 of another database leaves this pause alone
+    assert end_paused_runs("2026-1234", tmp_path / "another.duckdb", "Lise Jurist") == 0
 
     approved = subprocess.run([INNSYN, "review", "approve", "2026-1234", "--reviewer", "Lise Jurist"], cwd=tmp_path,
                               env=innsyn_env(tmp_path, prefect_api_url), capture_output=True, text=True, timeout=300)
