@@ -37,6 +37,7 @@ from innsyn.config import FLOW_OPTIONS
 from innsyn.files import atomic_write_bytes
 from innsyn.db import default_db_path, open_db
 from innsyn.resources import TEMPLATES_DIR, sql
+from innsyn.weasyprint_loader import load_weasyprint
 
 #: The weekly schedule: Monday 07:00 in Oslo, whatever the season (Prefect keeps the zone).
 WEEKLY_CRON = "0 7 * * 1"
@@ -377,7 +378,7 @@ def report_html(figures: ComplianceFigures) -> str:
 def report_pdf(figures: ComplianceFigures) -> bytes:
     """The report as PDF/A-2u; the same figures and the same day give the same bytes."""
     os.environ.setdefault("SOURCE_DATE_EPOCH", render.SOURCE_DATE_EPOCH)
-    import weasyprint
+    weasyprint = load_weasyprint()
 
     stylesheet = weasyprint.CSS(filename=str(TEMPLATES_DIR / "rapport" / "rapport.css"),
                                 url_fetcher=_offline)

@@ -40,6 +40,7 @@ from innsyn.clock import SOURCE_DATE_EPOCH
 from innsyn.files import atomic_write_bytes
 from innsyn.leak_gate import Excused
 from innsyn.resources import TEMPLATES_DIR
+from innsyn.weasyprint_loader import load_weasyprint
 from innsyn.wording import consent_state_text, flag_text
 
 #: PDF/A-2u: PDF/A-2 level B plus Unicode text for every glyph, so the archived document's
@@ -142,7 +143,7 @@ def _weasy():
     """WeasyPrint objects shared by every render in the process: the HTML class, fonts and
     parsed CSS."""
     os.environ.setdefault("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
-    import weasyprint
+    weasyprint = load_weasyprint()
     from weasyprint.text.fonts import FontConfiguration
 
     fonts = FontConfiguration()
