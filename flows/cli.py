@@ -209,8 +209,10 @@ def _skip_collection_at_exit() -> None:
 def _run(argv: list[str] | None) -> int:
     # Prefect's temporary server may start slowly on a busy 2-core machine: wait, don't fail.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-    # the product runs offline: no telemetry from Prefect's temporary server
+    # the product runs offline: no telemetry from Prefect's temporary server, nor from
+    # Prefect's client, which reports a new user's first runs when started in a terminal
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
     # before the database is opened or Prefect imported: what they create is owner-only
     from innsyn.private import owner_only_by_default, private_prefect_home
 

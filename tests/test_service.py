@@ -211,6 +211,8 @@ def test_without_a_prefect_api_the_user_gets_one_server_visible_and_idle_stopped
     assert not any(CANARIES["fortrolig pupil"] in json.dumps(run_) for run_ in runs)
 
     service = paths.read_state(paths.state_path(workdir / "innsyn.duckdb"))
+    # nor from Prefect's client in the service, where a terminal would let it report a new user
+    assert b"DO_NOT_TRACK=1" in Path(f"/proc/{service['pid']}/environ").read_bytes().split(b"\0")
     deadline = time.monotonic() + 90
     while (_running(service["pid"]) or _running(server["pid"])) and time.monotonic() < deadline:
         time.sleep(0.5)

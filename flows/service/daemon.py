@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     owner_only_by_default()
     private_prefect_home()
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")  # nor from Prefect's client (cli.py)
     idle = paths.idle_seconds()
     state_file = paths.state_path(db)
     api_url = os.environ.get("PREFECT_API_URL")
