@@ -16,6 +16,8 @@ Sections (each can be skipped with --skip NAME):
   bulk       `innsyn db demo-data --schools N`, then a request for every class of every school
              through `innsyn process` (stops at awaiting_review: markers exist) and
              `innsyn review approve`: wall, classes/s, CPU, peak RSS of the process tree
+  small-bulk a request for every class of two schools cut to 4-30 classes, through `innsyn process`,
+             its schools rendered in the process pool and in the flow's own process, alternately
   screening  over N synthetic pupils made in DuckDB with range(): screening proper (markers found,
              the target) and the whole screen_case with every decision written
   cli        `innsyn process` of a one-class request from the shell, a new process each time,
@@ -57,7 +59,7 @@ PYTHON = sys.executable
 INNSYN = str(Path(sys.executable).with_name("innsyn"))
 PREFECT = str(Path(sys.executable).with_name("prefect"))
 FIXED_NOW = "2026-11-24T10:00:00+01:00"
-SECTIONS = ("one-class", "bulk", "screening", "cli", "service")
+SECTIONS = ("one-class", "bulk", "small-bulk", "screening", "cli", "service")
 
 os.environ.setdefault("INNSYN_NOW", FIXED_NOW)
 
@@ -615,6 +617,51 @@ def bench_bulk(report: Report, work: Path, schools: int) -> None:
     if total >= 600:
         report.profiles.append(("Bulk: what one school costs, in-process (CPU seconds per class)",
                                 school_profile(work, report)))
+
+
+def bench_small_bulk(report: Report, work: Path, repeats: int, sizes=(4, 10, 20, 30)) -> None:
+    """A bulk case of a few classes, its schools rendered in the process pool or in the flow's
+    own process ($INNSYN_POOL_FROM_CLASSES), alternately, to show where the pool pays back."""
+    from innsyn.db import open_db
+    from innsyn.render_answer import POOL_FROM_CLASSES
+
+    folder = work / "small-bulk"
+    folder.mkdir()
+    section = "small-bulk"
+    counter = iter(range(9500, 9999))
+    env = innsyn_env(folder, folder / "innsyn.duckdb")
+    try:
+        for classes in sizes:
+            (folder / str(classes)).mkdir()
+            db = demo_database(folder / str(classes), 2)
+            with open_db(db) as con:  # the first classes of each of the two schools
+                con.execute("""DELETE FROM classes WHERE class_id NOT IN (
+                                 SELECT class_id FROM (SELECT class_id, row_number() OVER
+                                   (PARTITION BY school_id ORDER BY class_id) AS n FROM classes) WHERE n <= ?)""",
+                            [classes // 2])
+                con.execute("DELETE FROM students WHERE class_id NOT IN (SELECT class_id FROM classes)")
+                con.execute("DELETE FROM guardians WHERE student_id NOT IN (SELECT student_id FROM students)")
+                (pupils,) = con.execute("SELECT count(*) FROM students").fetchone()
+            env["INNSYN_DB"] = str(db)
+            runs: dict[str, list[Run]] = {"pool": [], "flow": []}
+            for _ in range(repeats):
+                for where, threshold in (("pool", "1"), ("flow", "100000")):
+                    request = request_file(folder, f"2026/{next(counter)}", "all", "all")
+                    run = run_tree([INNSYN, "process", str(request)], {**env, "INNSYN_POOL_FROM_CLASSES": threshold},
+                                   folder)
+                    if run.returncode != 0:
+                        raise RuntimeError(f"innsyn process failed: {run.stderr.strip()[-300:]}")
+                    runs[where].append(run)
+            pool, in_flow = (median([r.wall for r in runs[w]]) for w in ("pool", "flow"))
+            pool_cpu, flow_cpu = (median([r.cpu for r in runs[w]]) for w in ("pool", "flow"))
+            default = "flow" if classes < POOL_FROM_CLASSES else "pool"
+            report.add(section, f"innsyn process, 2 schools, {classes} classes, {pupils} pupils: pool / in the flow, "
+                       f"median of {repeats} (wall)", f"{pool:.2f} / {in_flow:.2f} s",
+                       f"default: {default}", (in_flow <= pool) == (default == "flow") or abs(in_flow - pool) < 0.5)
+            report.add(section, "  CPU seconds of the process tree: pool / in the flow",
+                       f"{pool_cpu:.1f} / {flow_cpu:.1f} s")
+    finally:
+        subprocess.run([INNSYN, "stop"], env=env, capture_output=True, timeout=300)
 
 
 def _server_cpu(env: dict[str, str]) -> float:
@@ -1327,7 +1374,7 @@ def main(argv: list[str] | None = None) -> int:
     schools = args.schools or (1 if quick else 200)
     pupils = args.pupils or (20_000 if quick else 1_000_000)
     repeats = args.repeats or (3 if quick else 15)
-    skip = set(args.skip) | ({"bulk", "cli", "service"} if quick else set())
+    skip = set(args.skip) | ({"bulk", "small-bulk", "cli", "service"} if quick else set())
     if args.section:  # named sections run, --quick or not; the others do not
         skip = set(SECTIONS) - set(args.section)
     command = " ".join(["python benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])])
@@ -1355,6 +1402,7 @@ def main(argv: list[str] | None = None) -> int:
         "cli": lambda: bench_cli(report, work, args.cli_repeats, ("embedded", "server", "service")),
         "service": lambda: bench_service(report, work, 3 if quick else 5),
         "bulk": lambda: bench_bulk(report, work, schools),
+        "small-bulk": lambda: bench_small_bulk(report, work, 3),
     }
     try:
         for name, bench in sections.items():
@@ -1369,7 +1417,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(SERVICE_DIR, ignore_errors=True)
     for section in sorted(skip):
         if section not in args.section and not args.section:
-            report.add(section, f"skipped ({'--quick' if quick and section in ('bulk', 'cli', 'service') else '--skip'})", "")
+            report.add(section, f"skipped ({'--quick' if quick and section in ('bulk', 'small-bulk', 'cli', 'service') else '--skip'})", "")
     elapsed = time.perf_counter() - started
     text = save()
     print()

@@ -471,6 +471,9 @@ def _render_schools_in_pool(plan: Plan, config: RunConfig) -> int:
     reused = len(plan.schools) - len(pending)
     if not pending:
         render_fronts(plan, config)
+    elif _classes_of(config, plan, pending) < pool_from_classes():
+        render_fronts(plan, config)
+        reused += render_schools(plan, tuple(pending), config)
     else:
         fronts = render_fronts.submit(plan, config)
         futures = [render_schools.submit(plan, batch, config) for batch in batches(pending, _pool_workers())]
@@ -479,6 +482,26 @@ def _render_schools_in_pool(plan: Plan, config: RunConfig) -> int:
     get_run_logger().info("case %s: %d schools rendered (%d from an earlier run)",
                           plan.case_id, len(plan.schools), reused)
     return reused
+
+
+#: Fewer classes than this to render, and a bulk case's schools render in the flow's own
+#: process, one task run, instead of the pool: each pool worker is a new Python process that
+#: imports Prefect and WeasyPrint (2.7 CPU s) before its first school, which only pays back
+#: from about this many classes on two cores (benchmarks/run.py --section small-bulk).
+POOL_FROM_CLASSES = 20
+
+
+def pool_from_classes() -> int:
+    """`POOL_FROM_CLASSES`, or $INNSYN_POOL_FROM_CLASSES (1: always the pool)."""
+    value = os.environ.get("INNSYN_POOL_FROM_CLASSES", "")
+    return int(value) if value.isdigit() else POOL_FROM_CLASSES
+
+
+def _classes_of(config: RunConfig, plan: Plan, school_ids: list[str]) -> int:
+    with open_db(config.db, read_only=True) as con:
+        (classes,) = con.execute(sql("case_classes_of_schools"),
+                                 {"case_id": plan.case_id, "school_ids": school_ids}).fetchone()
+    return classes
 
 
 def _pool_workers() -> int:

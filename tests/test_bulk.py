@@ -1,13 +1,15 @@
 """Bulk requests: every class of every school, one letter, one merged PDF, resumable.
 
 Two small schools stand in for Oslo. The case is rendered by the real render-answer flow
-(one task per school in a process pool), read back with pypdf, and broken halfway once to
-show that finished schools are not rendered again and nothing partial is released.
+(its schools in a process pool, or, being this small, in the flow's own process), read back
+with pypdf, and broken halfway once to show that finished schools are not rendered again and
+nothing partial is released.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -73,7 +75,8 @@ def approve_in_db(config: RunConfig, case_id: str) -> None:
                 now=clock.now())
 
 
-def test_every_class_of_every_school_in_one_merged_answer(prefect_server, two_schools, tmp_path):
+def test_every_class_of_every_school_in_one_merged_answer(prefect_server, two_schools, tmp_path, monkeypatch):
+    monkeypatch.setenv("INNSYN_POOL_FROM_CLASSES", "1")  # the schools render in the process pool
     case = process_request(str(tmp_path / "request.json"), two_schools)
     assert case.status == "awaiting_review"  # a graded address: a lawyer looks first
     approve_in_db(two_schools, case.case_id)
@@ -116,6 +119,26 @@ def test_a_bulk_case_that_fails_halfway_resumes_without_redoing_schools(prefect_
     assert released_event(two_schools)["schools_reused_from_earlier_run"] == 2
     assert (Path(two_schools.out) / "public" / case.case_id / "svar.pdf").exists()
     assert not (Path(two_schools.out) / ".staging" / case.case_id).exists()
+
+
+@pytest.mark.parametrize("pool_from_classes, render_schools_runs", [("1", 2), ("", 1)], ids=["pool", "in the flow"])
+def test_a_few_classes_render_in_the_flow_and_more_in_the_process_pool(
+        prefect_server, two_schools, tmp_path, monkeypatch, pool_from_classes, render_schools_runs):
+    """A pool worker is a new process that imports Prefect and WeasyPrint before its first
+    school: a case of fewer classes than POOL_FROM_CLASSES (three here) renders its schools in
+    the flow's own process, one task run; from there on, in the pool, a task run per batch
+    (one school each here)."""
+    monkeypatch.setenv("INNSYN_POOL_FROM_CLASSES", pool_from_classes)
+    case = process_request(str(tmp_path / "request.json"), two_schools)
+    shutil.rmtree(Path(two_schools.out) / ".staging" / case.case_id)  # nothing rendered before approval
+    approve_in_db(two_schools, case.case_id)
+    approval = render_answer(case.case_id, two_schools, approved_by="Lise Jurist", return_state=True)
+    names = task_run_names(approval.state_details.flow_run_id)
+    assert names.count("render_schools") == render_schools_runs and "render_fronts" in names
+    assert released_event(two_schools)["schools_reused_from_earlier_run"] == 0
+    public = pypdf.PdfReader(Path(two_schools.out) / "public" / case.case_id / "svar.pdf")
+    text = squeeze("\n".join(page.extract_text() for page in public.pages))
+    assert squeeze("Ánte Somby") in text and squeeze(CANARY) not in text
 
 
 def test_the_review_copy_shows_in_full_only_the_classes_something_was_taken_from(
