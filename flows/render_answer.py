@@ -473,7 +473,10 @@ def _render_schools_in_pool(plan: Plan, config: RunConfig) -> int:
         render_fronts(plan, config)
     elif _classes_of(config, plan, pending) < pool_from_classes():
         render_fronts(plan, config)
-        reused += render_schools(plan, tuple(pending), config)
+        try:
+            reused += render_schools(plan, tuple(pending), config)
+        finally:  # what a pool worker keeps of a case dies with it; this process may live on (the desk)
+            _read_for_case.clear()
     else:
         fronts = render_fronts.submit(plan, config)
         futures = [render_schools.submit(plan, batch, config) for batch in batches(pending, _pool_workers())]

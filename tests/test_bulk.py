@@ -17,6 +17,7 @@ import pypdf
 import pytest
 
 from innsyn.process_request import RunConfig, process_request
+from innsyn import render_answer as render_answer_module
 from innsyn.render_answer import render_answer
 
 from conftest import write_request
@@ -136,6 +137,7 @@ def test_a_few_classes_render_in_the_flow_and_more_in_the_process_pool(
     names = task_run_names(approval.state_details.flow_run_id)
     assert names.count("render_schools") == render_schools_runs and "render_fronts" in names
     assert released_event(two_schools)["schools_reused_from_earlier_run"] == 0
+    assert not render_answer_module._read_for_case  # nothing of the case stays in this process
     public = pypdf.PdfReader(Path(two_schools.out) / "public" / case.case_id / "svar.pdf")
     text = squeeze("\n".join(page.extract_text() for page in public.pages))
     assert squeeze("Ánte Somby") in text and squeeze(CANARY) not in text
