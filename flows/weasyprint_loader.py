@@ -5,10 +5,11 @@ a list of names, the Linux soname (`libpango-1.0.so.0`) after the Windows and ge
 (`libpango-1.0-0`, `pango-1.0`). cffi looks up every name without a dot with
 `ctypes.util.find_library`, which on Linux runs `ldconfig -p`, then `gcc` and `ld` in turn:
 about fifty processes, 0.15 s of every command that renders (measured: `import weasyprint`
-0.51 s, 0.36 s without them). The names that need a lookup never load on Linux anyway, so while
-WeasyPrint is imported, that lookup says "not found" at once and the soname loads as before,
-through the dynamic loader's own search. Should a system ever need the lookup after all, the
-import is simply done again the ordinary way.
+0.51 s, 0.36 s without them). On Linux such a lookup either fails or ends at the very soname
+WeasyPrint tries itself further down its list, so while WeasyPrint is imported the lookup says
+"not found" at once and the soname loads through the dynamic loader's own search. Should a
+system need the lookup after all (a library only on the compiler's path), the import is done
+again the ordinary way.
 """
 
 from __future__ import annotations
